@@ -1,0 +1,33 @@
+// Redis names of the bus (DESIGN.md "Bus and delivery guarantees").
+//
+// Ids are arbitrary strings of 1..128 bytes (the host app owns user ids) and go into the names
+// as-is: Redis keys and channels are binary safe, and since the id is the whole suffix after a
+// fixed prefix, no id can produce another id's name. Every function returns InvalidArgument for an
+// empty id, one longer than kMaxIdBytes, or one that is not valid UTF-8 (ids are copied into the
+// envelope's proto3 `string` fields, which protobuf refuses to parse unless they are UTF-8; JWT
+// `sub` claims are JSON strings, so real ids always are). NUL and any other code point are fine.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace sb::bus {
+
+inline constexpr size_t kMaxIdBytes = 128;
+
+// True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
+bool IsValidUtf8(absl::string_view text);
+
+// OK for a UTF-8 id of 1..kMaxIdBytes bytes; `what` names it in the error ("user id", "room id").
+absl::Status ValidateId(absl::string_view id, absl::string_view what);
+
+absl::StatusOr<std::string> UserChannel(absl::string_view user);      // "sb:u:{user}"
+absl::StatusOr<std::string> RoomChannel(absl::string_view room);      // "sb:r:{room}"
+absl::StatusOr<std::string> PresenceChannel(absl::string_view user);  // "sb:p:{user}"
+absl::StatusOr<std::string> UserStreamKey(absl::string_view user);    // "sb:s:u:{user}"
+
+}  // namespace sb::bus
