@@ -1,0 +1,29 @@
+// Reads another local process's memory and CPU use from /proc (Linux), so the load generator can
+// sample the server under test exactly at its own phase boundaries.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+
+namespace sb::loadgen {
+
+// VmRSS of `pid` in KiB (resident memory, including shared pages the process touches);
+// nullopt when the process or the field does not exist.
+std::optional<long> ReadRssKib(pid_t pid);
+
+// CPU time `pid` has used so far, user + system, all threads, in seconds. Uses the per-thread
+// scheduler statistics (nanosecond resolution) when the kernel provides them, otherwise utime +
+// stime from /proc/PID/stat (clock-tick resolution, usually 10 ms). nullopt when the process is gone.
+std::optional<double> ReadCpuSeconds(pid_t pid);
+
+struct UserSystemSeconds {
+  double user = 0;
+  double system = 0;
+};
+// utime and stime of `pid` (all threads) from /proc/PID/stat, in seconds, at clock-tick resolution:
+// the split tells the server's own work (user) from the kernel's (system; on loopback that includes
+// the TCP processing of what it sends). nullopt when the process is gone.
+std::optional<UserSystemSeconds> ReadUserSystemSeconds(pid_t pid);
+
+}  // namespace sb::loadgen
