@@ -1,0 +1,90 @@
+#include "services/gateway/config.h"
+
+#include <unistd.h>
+
+#include <climits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace sb::gateway {
+namespace {
+
+std::chrono::milliseconds Ms(absl::Duration d) { return std::chrono::milliseconds(absl::ToInt64Milliseconds(d)); }
+
+std::string DefaultInstanceId() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') return absl::StrCat("gateway-", getpid());
+  return absl::StrCat(host, "-", getpid());
+}
+
+}  // namespace
+
+absl::StatusOr<GatewayConfig> GatewayConfig::FromEnv(sb::EnvConfig& env) {
+  GatewayConfig c;
+  c.instance_id = env.String("SB_INSTANCE_ID", DefaultInstanceId());
+  c.log_level = env.String("SB_LOG_LEVEL", c.log_level);
+  c.http_host = env.String("SB_HTTP_HOST", c.http_host);
+  c.http_port = static_cast<int>(env.Int("SB_HTTP_PORT", c.http_port, 0, 65535));
+  c.grpc_host = env.String("SB_GRPC_HOST", c.grpc_host);
+  c.grpc_port = static_cast<int>(env.Int("SB_GRPC_PORT", c.grpc_port, 0, 65535));
+  c.grpc_reflection = env.Bool("SB_GRPC_REFLECTION", c.grpc_reflection);
+  c.io_threads = static_cast<int>(env.Int("SB_IO_THREADS", c.io_threads, 1, 256));
+
+  c.redis_url = env.String("SB_REDIS_URL", c.redis_url);
+  c.redis_pool_size = static_cast<int>(env.Int("SB_REDIS_POOL_SIZE", c.redis_pool_size, 1, 1024));
+  c.blocking_threads = static_cast<int>(env.Int("SB_BLOCKING_THREADS", c.blocking_threads, 1, 256));
+  c.blocking_queue = static_cast<int>(env.Int("SB_BLOCKING_QUEUE", c.blocking_queue, 1, 1'000'000));
+
+  c.auth = sb::auth::AuthOptionsFromEnv(env);
+  c.auth_timeout = Ms(env.Duration("SB_AUTH_TIMEOUT", absl::Seconds(10)));
+
+  c.ping_interval = Ms(env.Duration("SB_PING_INTERVAL", absl::Seconds(25)));
+  c.ping_timeout = Ms(env.Duration("SB_PING_TIMEOUT", absl::Seconds(20)));
+  c.connect_timeout = Ms(env.Duration("SB_CONNECT_TIMEOUT", absl::Seconds(10)));
+  c.max_payload = static_cast<size_t>(env.Int("SB_MAX_PAYLOAD", static_cast<int64_t>(c.max_payload), 1024,
+                                              64 * 1024 * 1024));
+  c.handshake_timeout = std::chrono::seconds(
+      absl::ToInt64Seconds(env.Duration("SB_HANDSHAKE_TIMEOUT", absl::Seconds(10))));
+  c.recovery_window = Ms(env.Duration("SB_RECOVERY_WINDOW", absl::Minutes(2)));
+  c.stream_max_length = env.Int("SB_STREAM_MAX_LENGTH", c.stream_max_length, 1, 1'000'000);
+
+  c.allowed_origins = env.List("SB_ALLOWED_ORIGINS", {});
+  c.max_connections = env.Int("SB_MAX_CONNECTIONS", c.max_connections, 0, INT64_MAX);
+  c.max_connections_per_ip = env.Int("SB_MAX_CONNECTIONS_PER_IP", c.max_connections_per_ip, 0, INT64_MAX);
+  c.max_connections_per_origin =
+      env.Int("SB_MAX_CONNECTIONS_PER_ORIGIN", c.max_connections_per_origin, 0, INT64_MAX);
+  c.max_rooms_per_socket = static_cast<int>(env.Int("SB_MAX_ROOMS_PER_SOCKET", c.max_rooms_per_socket, 1, 100'000));
+  c.max_subscriptions_per_socket = static_cast<int>(
+      env.Int("SB_MAX_SUBSCRIPTIONS_PER_SOCKET", c.max_subscriptions_per_socket, 1, 100'000));
+  c.idle_timeout = Ms(env.Duration("SB_IDLE_TIMEOUT", absl::Hours(1)));
+  c.event_rate = static_cast<double>(env.Int("SB_EVENT_RATE", static_cast<int64_t>(c.event_rate), 0, 1'000'000));
+  c.event_burst = static_cast<double>(env.Int("SB_EVENT_BURST", static_cast<int64_t>(c.event_burst), 1, 1'000'000));
+  c.abuse_threshold = static_cast<int>(env.Int("SB_ABUSE_THRESHOLD", c.abuse_threshold, 0, 1'000'000));
+  c.public_room_prefixes = env.List("SB_PUBLIC_ROOM_PREFIXES", c.public_room_prefixes);
+
+  c.shutdown_grace = Ms(env.Duration("SB_SHUTDOWN_GRACE", absl::Seconds(20)));
+
+  // Settings that are each valid but contradict one another.
+  std::vector<std::string> errors;
+  if (c.ping_interval.count() <= 0) errors.push_back("SB_PING_INTERVAL must be positive");
+  if (c.ping_timeout.count() <= 0) errors.push_back("SB_PING_TIMEOUT must be positive");
+  if (c.auth_timeout.count() <= 0) errors.push_back("SB_AUTH_TIMEOUT must be positive");
+  if (c.connect_timeout.count() <= 0) errors.push_back("SB_CONNECT_TIMEOUT must be positive");
+  if (c.handshake_timeout.count() <= 0) errors.push_back("SB_HANDSHAKE_TIMEOUT must be at least 1s");
+  if (c.recovery_window.count() < 1000) errors.push_back("SB_RECOVERY_WINDOW must be at least 1s");
+  if (c.idle_timeout.count() < 0) errors.push_back("SB_IDLE_TIMEOUT must not be negative");
+  for (const auto& prefix : c.public_room_prefixes) {
+    // "user:" rooms hold a user's sockets; letting clients join them would leak that user's events.
+    if (prefix.rfind("user:", 0) == 0 || std::string("user:").rfind(prefix, 0) == 0) {
+      errors.push_back(absl::StrCat("SB_PUBLIC_ROOM_PREFIXES: \"", prefix,
+                                    "\" would let clients join private user rooms (\"user:...\")"));
+    }
+  }
+  absl::Status env_status = env.status();
+  if (!env_status.ok()) errors.insert(errors.begin(), std::string(env_status.message()));
+  if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "; "));
+  return c;
+}
+
+}  // namespace sb::gateway

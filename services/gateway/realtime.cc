@@ -1,0 +1,612 @@
+#include "services/gateway/realtime.h"
+
+#include <algorithm>
+#include <set>
+
+#include <boost/json.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "sb/auth/errors.h"
+#include "sb/bus/channels.h"
+#include "sb/common/log.h"
+
+namespace sb::gateway {
+
+namespace json = boost::json;
+namespace sio = sb::socketio::server;
+using Clock = std::chrono::steady_clock;
+
+std::string UserRoom(const std::string& user) { return "user:" + user; }
+
+namespace {
+
+enum AuthPhase : int { kPending = 0, kAuthenticated = 1, kTimedOut = 2 };
+
+bool StartsWith(std::string_view text, std::string_view prefix) { return text.starts_with(prefix); }
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+json::object Ok(json::value data = json::object{}) { return json::object{{"ok", true}, {"data", std::move(data)}}; }
+json::object Err(std::string_view code, std::string_view message) {
+  return json::object{{"ok", false}, {"error", json::object{{"code", code}, {"message", message}}}};
+}
+void Reply(const sio::Ack& ack, json::object body) {
+  if (ack) ack(json::array{json::value(std::move(body))});
+}
+
+json::value ParsePayload(const std::string& text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return json::string(text);  // publishers are validated; a raw string beats dropping the event
+  return v;
+}
+
+// The token a CONNECT presents: auth.token, then "Authorization: Bearer", then ?token=.
+// nullopt when none is presented at all.
+std::optional<std::string> PresentedToken(const sio::Handshake& hs, const json::object& auth) {
+  if (const auto* t = auth.if_contains("token")) {
+    if (t->is_string()) return std::string(t->as_string());
+    return std::string();  // present but not a string: verified as malformed
+  }
+  if (auto header = hs.Header("authorization")) {
+    std::string value(*header);
+    if (value.size() > 7 && absl::EqualsIgnoreCase(absl::string_view(value).substr(0, 7), "bearer ")) {
+      return std::string(absl::StripAsciiWhitespace(absl::string_view(value).substr(7)));
+    }
+    return std::string();  // another scheme: refused as malformed rather than silently ignored
+  }
+  if (auto query = hs.Query("token")) return std::string(*query);
+  return std::nullopt;
+}
+
+// The room name of a room:join / room:leave: {"room": "..."} or a plain string.
+std::optional<std::string> RoomArg(const sio::Message& msg) {
+  if (msg.args.empty()) return std::nullopt;
+  const auto& first = msg.args[0];
+  if (first.is_string()) return std::string(first.as_string());
+  if (first.is_object()) {
+    if (const auto* r = first.as_object().if_contains("room"); r && r->is_string()) return std::string(r->as_string());
+  }
+  return std::nullopt;
+}
+
+// Client events of DESIGN.md that belong to services not deployed yet (chat, presence).
+const char* const kServiceEvents[] = {
+    "join:conversation", "leave:conversation", "message:send",     "message:read",
+    "message:edit",      "message:delete",     "typing:start",     "typing:stop",
+    "presence:online",   "presence:offline",   "presence:away",    "presence:subscribe",
+    "presence:unsubscribe"};
+
+}  // namespace
+
+struct Realtime::SocketState {
+  SocketState(const RealtimeOptions& o, Clock::time_point now)
+      : bucket(o.event_rate, o.event_burst, now), abuse(o.abuse_threshold) {}
+  ~SocketState() {
+    // Runs also for sockets refused or closed before the connection handler: slots never leak.
+    if (ip_slot && per_ip) per_ip->Release(ip);
+    if (origin_slot && per_origin) per_origin->Release(origin);
+  }
+
+  // Read by Sweep from other threads.
+  std::atomic<int> phase{kPending};
+  std::atomic<int64_t> last_activity_ms{NowMs()};
+  std::atomic<int64_t> auth_deadline_ms{0};
+  std::atomic<bool> evicting{false};
+
+  // Strand only.
+  std::string user, username;
+  std::string ip, origin;
+  bool ip_slot = false, origin_slot = false;
+  std::shared_ptr<KeyedLimiter> per_ip, per_origin;
+  std::set<std::string> channels;      // bus channels this socket holds a reference to
+  std::set<std::string> public_rooms;  // rooms joined with room:join
+  TokenBucket bucket;
+  AbuseTracker abuse;
+  bool limited_now = false;  // the event being handled was over the rate
+};
+
+namespace {
+std::shared_ptr<Realtime::SocketState> StateOf(sio::Socket& socket) {
+  if (auto* p = std::any_cast<std::shared_ptr<Realtime::SocketState>>(&socket.user())) return *p;
+  return nullptr;
+}
+}  // namespace
+
+Realtime::Realtime(RealtimeOptions options, sb::auth::Verifier verifier, sio::Server& io, ChannelSubscriptions channels,
+                   sb::metrics::Registry& registry)
+    : options_(std::move(options)),
+      verifier_(std::move(verifier)),
+      io_(io),
+      root_(io.Of("/")),
+      channels_(std::move(channels)),
+      origins_(options_.allowed_origins),
+      per_ip_(std::make_shared<KeyedLimiter>(options_.max_connections_per_ip)),
+      per_origin_(std::make_shared<KeyedLimiter>(options_.max_connections_per_origin)),
+      refusals_(registry.Counter("sb_gateway_refusals_total",
+                                 "Connections, events and requests refused by a guardrail or auth, by reason.",
+                                 {"reason"})),
+      evictions_(registry.Counter("sb_gateway_evictions_total", "Sockets disconnected by the gateway, by reason.",
+                                  {"reason"})),
+      bus_events_(registry.Counter("sb_gateway_bus_events_total", "Bus events received, by kind.", {"kind"})),
+      auth_results_(registry.Counter("sb_gateway_auth_total", "Socket authentications, by result.", {"result"})) {
+  auto gauge = [&](const char* name, const char* help, std::function<double()> fn) {
+    gauges_.push_back(registry.AddGaugeCallback(name, help, std::move(fn)));
+  };
+  auto counter = [&](const char* name, const char* help, std::function<double()> fn) {
+    gauges_.push_back(registry.AddCallback(sb::metrics::MetricType::kCounter, name, help, {}, {}, std::move(fn)));
+  };
+  gauge("sb_gateway_connections", "Live client connections (Engine.IO sessions).",
+        [this] { return static_cast<double>(io_.engine().session_count()); });
+  gauge("sb_gateway_sockets", "Live sockets in the \"/\" namespace.",
+        [this] { return static_cast<double>(root_.socket_count()); });
+  gauge("sb_gateway_rooms", "Rooms with at least one local socket (socket id rooms excluded).",
+        [this] { return static_cast<double>(root_.room_count()); });
+  gauge("sb_gateway_bus_subscriptions", "Distinct bus channels this instance is subscribed to.", [this] {
+    std::lock_guard lock(mu_);
+    return static_cast<double>(channel_refs_.size());
+  });
+  counter("sb_gateway_events_in_total", "Socket.IO events received from clients.",
+          [this] { return static_cast<double>(io_.counters().events_in.load()); });
+  counter("sb_gateway_events_out_total", "Socket.IO events sent to clients.",
+          [this] { return static_cast<double>(io_.counters().events_out.load()); });
+  counter("sb_gateway_recovered_total", "Sockets resumed by connection state recovery.",
+          [this] { return static_cast<double>(io_.counters().recovered.load()); });
+}
+
+Realtime::~Realtime() = default;
+
+void Realtime::CountRefusal(std::string_view reason) { refusals_.Labels({std::string(reason)}).Increment(); }
+
+bool Realtime::IsPublicRoom(const std::string& room) const {
+  for (const auto& prefix : options_.public_room_prefixes) {
+    if (room.size() > prefix.size() && room.compare(0, prefix.size(), prefix) == 0) return true;
+  }
+  return false;
+}
+
+std::chrono::milliseconds Realtime::sweep_interval() const {
+  auto shortest = options_.auth_timeout;
+  if (options_.idle_timeout.count() > 0) shortest = std::min(shortest, options_.idle_timeout);
+  return std::clamp(shortest / 5, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
+}
+
+std::optional<sio::Refusal> Realtime::AllowRequest(const sio::RequestInfo& request) {
+  std::optional<std::string> origin;
+  if (auto o = request.Header("origin")) origin = std::string(*o);
+  if (!origins_.Allows(origin ? &*origin : nullptr)) {
+    CountRefusal("origin_not_allowed");
+    return sio::Refusal{403, absl::StrCat("origin not allowed: ", *origin)};
+  }
+  if (draining_.load()) {
+    CountRefusal("draining");
+    return sio::Refusal{503, "server is shutting down; reconnect to another instance"};
+  }
+  if (options_.max_connections > 0 &&
+      static_cast<int64_t>(io_.engine().session_count()) >= options_.max_connections) {
+    CountRefusal("max_connections");
+    return sio::Refusal{503, absl::StrCat("too many connections on this instance (max ", options_.max_connections, ")")};
+  }
+  return std::nullopt;
+}
+
+void Realtime::Install() {
+  root_.Use([this](sio::Socket& socket, const json::object& auth, sio::Next next) {
+    Authenticate(socket, auth, std::move(next));
+  });
+  root_.OnConnection([this](SocketPtr socket) { OnConnection(std::move(socket)); });
+}
+
+void Realtime::Authenticate(sio::Socket& socket, const json::object& auth, sio::Next next) {
+  auto refuse = [&](std::string_view code, std::string message) {
+    CountRefusal(code);
+    next(sio::ConnectError{std::move(message), json::value(json::object{{"code", code}})});
+  };
+  auto state = std::make_shared<SocketState>(options_, Clock::now());
+  const sio::Handshake& hs = socket.handshake();
+
+  std::optional<sb::auth::Claims> claims;
+  if (std::optional<std::string> token = PresentedToken(hs, auth)) {
+    auto verified = verifier_.Verify(*token);
+    if (!verified.ok()) {
+      std::string code(sb::auth::ReasonCode(sb::auth::RefusalReason(verified.status())));
+      if (code.empty()) code = "unauthenticated";
+      auth_results_.Labels({code}).Increment();
+      return refuse(code, std::string(verified.status().message()));
+    }
+    claims = std::move(*verified);
+  }
+
+  state->per_ip = per_ip_;
+  state->per_origin = per_origin_;
+  state->ip = hs.address;
+  if (!per_ip_->TryAcquire(state->ip)) {
+    return refuse("too_many_connections_per_ip",
+                  absl::StrCat("too many connections from ", state->ip, " (max ", per_ip_->limit(), ")"));
+  }
+  state->ip_slot = true;
+  if (auto origin = hs.Header("origin")) {
+    state->origin = std::string(*origin);
+    if (!per_origin_->TryAcquire(state->origin)) {
+      return refuse("too_many_connections_per_origin",
+                    absl::StrCat("too many connections from origin ", state->origin, " (max ", per_origin_->limit(), ")"));
+    }
+    state->origin_slot = true;
+  }
+  if (claims) {
+    state->user = claims->sub;
+    state->username = claims->username;
+    state->phase = kAuthenticated;
+    auth_results_.Labels({"success"}).Increment();
+  }
+  socket.user() = state;
+  next(std::nullopt);
+}
+
+void Realtime::OnConnection(SocketPtr socket) {
+  std::shared_ptr<SocketState> state = StateOf(*socket);
+  if (!state) {
+    // A recovered socket (middleware is skipped): its identity comes from the saved data, and it
+    // takes connection slots without the limit check, since it held them before the drop.
+    state = std::make_shared<SocketState>(options_, Clock::now());
+    state->per_ip = per_ip_;
+    state->per_origin = per_origin_;
+    state->ip = socket->handshake().address;
+    per_ip_->Acquire(state->ip);
+    state->ip_slot = true;
+    if (auto origin = socket->handshake().Header("origin")) {
+      state->origin = std::string(*origin);
+      per_origin_->Acquire(state->origin);
+      state->origin_slot = true;
+    }
+    if (const auto* data = socket->data().if_object()) {
+      if (const auto* u = data->if_contains("user"); u && u->is_string()) state->user = std::string(u->as_string());
+      if (const auto* n = data->if_contains("username"); n && n->is_string()) {
+        state->username = std::string(n->as_string());
+      }
+    }
+    if (!state->user.empty()) state->phase = kAuthenticated;
+    socket->user() = state;
+  }
+  {
+    std::lock_guard lock(mu_);
+    sockets_[socket->id()] = Tracked{socket, state};
+  }
+  RegisterHandlers(socket);
+  socket->OnDisconnect([this](sio::Socket& s, std::string_view reason) { OnDisconnect(s, reason); });
+
+  if (socket->recovered()) {
+    for (const auto& room : socket->Rooms()) {
+      if (!IsPublicRoom(room)) continue;
+      auto channel = sb::bus::RoomChannel(room);
+      if (channel.ok() && AddChannel(*state, *channel)) state->public_rooms.insert(room);
+    }
+  }
+  if (state->phase.load() == kAuthenticated) {
+    OnAuthenticated(*socket, *state);
+  } else {
+    state->auth_deadline_ms = NowMs() + options_.auth_timeout.count();
+  }
+}
+
+void Realtime::OnAuthenticated(sio::Socket& socket, SocketState& state) {
+  socket.Join(UserRoom(state.user));
+  if (auto channel = sb::bus::UserChannel(state.user); channel.ok()) AddChannel(state, *channel);
+  socket.data() = json::object{{"user", state.user}, {"username", state.username}};
+  socket.Emit("auth:success", json::array{json::object{{"userId", state.user}, {"username", state.username}}});
+  sb::log::Debug("socket authenticated", {{"sid", socket.id()}, {"user", state.user}});
+}
+
+void Realtime::RegisterHandlers(const SocketPtr& socket) {
+  // Runs before the event's handler, on the strand: activity for idle eviction and the rate limit.
+  socket->OnAny([this](sio::Socket& s, sio::Message&) {
+    auto state = StateOf(s);
+    if (!state) return;
+    const auto now = Clock::now();
+    state->last_activity_ms = NowMs();
+    state->limited_now = !state->bucket.TryTake(now);
+    if (state->limited_now) CountRefusal("rate_limited");
+    if (state->abuse.Record(state->limited_now)) {
+      Evict(s.shared_from_this(), "abuse", "too many events over the rate limit");
+    }
+  });
+
+  // Common checks of every handled event; false when the event was answered with an error.
+  auto guard = [this](sio::Socket& s, const sio::Ack& ack, bool need_auth) {
+    auto state = StateOf(s);
+    if (!state) return false;
+    if (state->limited_now) {
+      Reply(ack, Err("rate_limited", absl::StrCat("too many events: at most ", options_.event_rate,
+                                                  " per second (burst ", options_.event_burst, ")")));
+      return false;
+    }
+    if (need_auth && state->phase.load() != kAuthenticated) {
+      Reply(ack, Err("unauthenticated", "authenticate first: send the auth event with {token}"));
+      return false;
+    }
+    return true;
+  };
+
+  socket->On("auth", [this, guard](sio::Socket& s, sio::Message& msg, sio::Ack ack) {
+    if (guard(s, ack, false)) OnAuthEvent(s, msg, std::move(ack));
+  });
+  socket->On("room:join", [this, guard](sio::Socket& s, sio::Message& msg, sio::Ack ack) {
+    if (guard(s, ack, true)) OnRoomJoin(s, msg, std::move(ack));
+  });
+  socket->On("room:leave", [this, guard](sio::Socket& s, sio::Message& msg, sio::Ack ack) {
+    if (guard(s, ack, true)) OnRoomLeave(s, msg, std::move(ack));
+  });
+  for (const char* event : kServiceEvents) {
+    socket->On(event, [guard, name = std::string(event)](sio::Socket& s, sio::Message&, sio::Ack ack) {
+      if (!guard(s, ack, true)) return;
+      Reply(ack, Err("unsupported_event",
+                     absl::StrCat("'", name, "' is handled by a service this deployment does not run yet")));
+    });
+  }
+}
+
+void Realtime::OnAuthEvent(sio::Socket& s, sio::Message& msg, sio::Ack ack) {
+  auto state = StateOf(s);
+  std::string token;
+  if (!msg.args.empty()) {
+    if (msg.args[0].is_object()) {
+      if (const auto* t = msg.args[0].as_object().if_contains("token"); t && t->is_string()) {
+        token = std::string(t->as_string());
+      }
+    } else if (msg.args[0].is_string()) {
+      token = std::string(msg.args[0].as_string());
+    }
+  }
+  auto verified = verifier_.Verify(token);
+  if (!verified.ok()) {
+    std::string code = token.empty() ? "missing_token"
+                                     : std::string(sb::auth::ReasonCode(sb::auth::RefusalReason(verified.status())));
+    if (code.empty()) code = "unauthenticated";
+    std::string message = token.empty() ? "the auth event needs {token}" : std::string(verified.status().message());
+    auth_results_.Labels({code}).Increment();
+    if (state->phase.load() == kAuthenticated) {
+      // A refresh with a bad token: the socket keeps its identity.
+      Reply(ack, Err(code, message));
+      return;
+    }
+    CountRefusal(code);
+    s.Emit("auth:error", json::array{json::object{{"code", code}, {"message", message}}});
+    Reply(ack, Err(code, message));
+    s.Disconnect(false);
+    return;
+  }
+  if (state->phase.load() == kAuthenticated) {
+    // Token refresh: allowed for the same user only.
+    if (verified->sub != state->user) {
+      Reply(ack, Err("already_authenticated", "this socket is authenticated as another user"));
+      return;
+    }
+    Reply(ack, Ok(json::object{{"userId", state->user}, {"username", state->username}}));
+    return;
+  }
+  int expected = kPending;
+  if (!state->phase.compare_exchange_strong(expected, kAuthenticated)) return;  // timed out meanwhile
+  state->user = verified->sub;
+  state->username = verified->username;
+  auth_results_.Labels({"success"}).Increment();
+  OnAuthenticated(s, *state);
+  Reply(ack, Ok(json::object{{"userId", state->user}, {"username", state->username}}));
+}
+
+void Realtime::OnRoomJoin(sio::Socket& s, sio::Message& msg, sio::Ack ack) {
+  auto state = StateOf(s);
+  auto room = RoomArg(msg);
+  if (!room) return Reply(ack, Err("invalid_argument", "room:join needs {room}"));
+  if (!IsPublicRoom(*room)) {
+    CountRefusal("room_not_allowed");
+    return Reply(ack, Err("forbidden", absl::StrCat("room '", *room, "' is not public (public prefixes: ",
+                                                     absl::StrJoin(options_.public_room_prefixes, ", "), ")")));
+  }
+  auto channel = sb::bus::RoomChannel(*room);
+  if (!channel.ok()) return Reply(ack, Err("invalid_argument", std::string(channel.status().message())));
+  if (state->public_rooms.count(*room)) return Reply(ack, Ok(json::object{{"room", *room}}));
+  if (static_cast<int>(state->public_rooms.size()) >= options_.max_rooms_per_socket) {
+    CountRefusal("max_rooms");
+    return Reply(ack, Err("limit_exceeded",
+                          absl::StrCat("room limit reached (max ", options_.max_rooms_per_socket, " per socket)")));
+  }
+  if (!AddChannel(*state, *channel)) {
+    CountRefusal("max_subscriptions");
+    return Reply(ack, Err("limit_exceeded", absl::StrCat("subscription limit reached (max ",
+                                                         options_.max_subscriptions_per_socket, " per socket)")));
+  }
+  state->public_rooms.insert(*room);
+  s.Join(*room);
+  Reply(ack, Ok(json::object{{"room", *room}}));
+}
+
+void Realtime::OnRoomLeave(sio::Socket& s, sio::Message& msg, sio::Ack ack) {
+  auto state = StateOf(s);
+  auto room = RoomArg(msg);
+  if (!room) return Reply(ack, Err("invalid_argument", "room:leave needs {room}"));
+  if (state->public_rooms.erase(*room)) {
+    s.Leave(*room);
+    if (auto channel = sb::bus::RoomChannel(*room); channel.ok()) RemoveChannel(*state, *channel);
+  }
+  Reply(ack, Ok(json::object{{"room", *room}}));
+}
+
+void Realtime::OnDisconnect(sio::Socket& s, std::string_view reason) {
+  auto state = StateOf(s);
+  {
+    std::lock_guard lock(mu_);
+    sockets_.erase(s.id());
+  }
+  if (!state) return;
+  auto channels = state->channels;
+  for (const auto& channel : channels) RemoveChannel(*state, channel);
+  sb::log::Debug("socket disconnected", {{"sid", s.id()}, {"user", state->user}, {"reason", reason}});
+}
+
+bool Realtime::AddChannel(SocketState& state, const std::string& channel) {
+  if (state.channels.count(channel)) return true;
+  if (static_cast<int>(state.channels.size()) >= options_.max_subscriptions_per_socket) return false;
+  state.channels.insert(channel);
+  {
+    std::lock_guard lock(mu_);
+    ++channel_refs_[channel];
+  }
+  if (channels_.subscribe) channels_.subscribe(channel);
+  return true;
+}
+
+void Realtime::RemoveChannel(SocketState& state, const std::string& channel) {
+  if (!state.channels.erase(channel)) return;
+  {
+    std::lock_guard lock(mu_);
+    auto it = channel_refs_.find(channel);
+    if (it != channel_refs_.end() && --it->second <= 0) channel_refs_.erase(it);
+  }
+  if (channels_.unsubscribe) channels_.unsubscribe(channel);
+}
+
+void Realtime::Evict(const SocketPtr& socket, std::string_view code, std::string_view message) {
+  auto state = StateOf(*socket);
+  if (state && state->evicting.exchange(true)) return;
+  evictions_.Labels({std::string(code)}).Increment();
+  evictions_total_.fetch_add(1);
+  sb::log::Info("socket evicted", {{"sid", socket->id()}, {"reason", message}, {"code", code}});
+  socket->Emit("error", json::array{json::object{{"code", code}, {"message", message}}});
+  socket->Disconnect(false);
+}
+
+void Realtime::Sweep() {
+  const int64_t now = NowMs();
+  std::vector<std::pair<SocketPtr, std::string>> to_evict;  // socket, "auth" or "idle"
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, tracked] : sockets_) {
+      auto& st = *tracked.state;
+      if (st.evicting.load()) continue;
+      if (st.phase.load() == kPending && st.auth_deadline_ms.load() > 0 && now >= st.auth_deadline_ms.load()) {
+        int expected = kPending;
+        if (st.phase.compare_exchange_strong(expected, kTimedOut)) {
+          if (auto s = tracked.socket.lock()) to_evict.emplace_back(std::move(s), "auth");
+        }
+        continue;
+      }
+      if (options_.idle_timeout.count() > 0 && now - st.last_activity_ms.load() >= options_.idle_timeout.count()) {
+        if (auto s = tracked.socket.lock()) to_evict.emplace_back(std::move(s), "idle");
+      }
+    }
+  }
+  for (auto& [socket, why] : to_evict) {
+    auto strand_socket = socket;
+    // Run on the socket's strand, where its state may be touched.
+    auto session = io_.engine().FindSession(socket->connection_id());
+    auto run = [this, strand_socket, why = why] {
+      if (!strand_socket->connected()) return;
+      if (why == "auth") {
+        auto state = StateOf(*strand_socket);
+        if (state && state->evicting.exchange(true)) return;
+        CountRefusal("auth_timeout");
+        evictions_.Labels({"auth_timeout"}).Increment();
+        evictions_total_.fetch_add(1);
+        const std::string message = absl::StrCat("no auth event within ", options_.auth_timeout.count(), " ms");
+        strand_socket->Emit("auth:error", json::array{json::object{{"code", "auth_timeout"}, {"message", message}}});
+        strand_socket->Disconnect(false);
+      } else {
+        Evict(strand_socket, "idle_timeout", "idle timeout");
+      }
+    };
+    if (session) {
+      boost::asio::post(session->strand(), std::move(run));
+    } else {
+      run();
+    }
+  }
+}
+
+void Realtime::OnBusEvent(const std::string& channel, const sb::bus::Event& event) {
+  if (StartsWith(channel, "sb:u:")) {
+    const std::string user = channel.substr(5);
+    if (event.name() == kControlDisconnect) {
+      bus_events_.Labels({"control"}).Increment();
+      std::string reason = "disconnected by the server";
+      json::value payload = ParsePayload(event.payload_json());
+      if (const auto* o = payload.if_object()) {
+        if (const auto* r = o->if_contains("reason"); r && r->is_string() && !r->as_string().empty()) {
+          reason = std::string(r->as_string());
+        }
+      }
+      auto op = root_.To(UserRoom(user));
+      op.Emit("error", json::array{json::object{{"code", "disconnected"}, {"message", reason}}});
+      root_.To(UserRoom(user)).DisconnectSockets(false);
+      sb::log::Info("user disconnected by control event", {{"user", user}, {"reason", reason}});
+      return;
+    }
+    if (StartsWith(event.name(), kInternalEventPrefix)) {
+      bus_events_.Labels({"dropped"}).Increment();
+      return;
+    }
+    bus_events_.Labels({"user"}).Increment();
+    auto op = root_.To(UserRoom(user));
+    if (!event.offset().empty()) {
+      op.EmitWithOffset(event.offset(), event.name(), json::array{ParsePayload(event.payload_json())});
+    } else {
+      op.Emit(event.name(), json::array{ParsePayload(event.payload_json())});
+    }
+    return;
+  }
+  if (StartsWith(channel, "sb:r:")) {
+    if (StartsWith(event.name(), kInternalEventPrefix)) {
+      bus_events_.Labels({"dropped"}).Increment();
+      return;
+    }
+    bus_events_.Labels({"room"}).Increment();
+    root_.To(channel.substr(5)).Emit(event.name(), json::array{ParsePayload(event.payload_json())});
+    return;
+  }
+  bus_events_.Labels({"dropped"}).Increment();
+}
+
+RealtimeStats Realtime::Stats() const {
+  RealtimeStats s;
+  s.connections = static_cast<int64_t>(io_.engine().session_count());
+  s.sockets = static_cast<int64_t>(io_.counters().sockets.load());
+  for (const auto& [nsp, n] : io_.SocketsPerNamespace()) s.sockets_per_namespace.emplace_back(nsp, n);
+  s.rooms = static_cast<int64_t>(root_.room_count());
+  s.emits_in = static_cast<int64_t>(io_.counters().events_in.load());
+  s.emits_out = static_cast<int64_t>(io_.counters().events_out.load());
+  s.evictions = evictions_total_.load();
+  {
+    std::lock_guard lock(mu_);
+    s.bus_subscriptions = static_cast<int64_t>(channel_refs_.size());
+    for (const auto& [id, tracked] : sockets_) {
+      if (tracked.state->phase.load() == kAuthenticated) ++s.authenticated_sockets;
+    }
+  }
+  refusals_.ForEach([&](const std::vector<std::string>& labels, const sb::metrics::Counter& c) {
+    s.refusals_by_reason.emplace_back(labels.empty() ? "" : labels[0], static_cast<int64_t>(c.Value()));
+  });
+  return s;
+}
+
+json::object Realtime::StatsJson() const {
+  RealtimeStats s = Stats();
+  json::object per_nsp, refusals;
+  for (const auto& [k, v] : s.sockets_per_namespace) per_nsp[k] = v;
+  for (const auto& [k, v] : s.refusals_by_reason) refusals[k] = v;
+  return json::object{{"connections", s.connections},
+                      {"sockets", s.sockets},
+                      {"authenticatedSockets", s.authenticated_sockets},
+                      {"socketsPerNamespace", std::move(per_nsp)},
+                      {"rooms", s.rooms},
+                      {"busSubscriptions", s.bus_subscriptions},
+                      {"emitsIn", s.emits_in},
+                      {"emitsOut", s.emits_out},
+                      {"evictions", s.evictions},
+                      {"refusals", std::move(refusals)}};
+}
+
+}  // namespace sb::gateway

@@ -1,0 +1,161 @@
+// Realtime: the gateway's domain on top of the Socket.IO server.
+//
+// - Authentication of sockets ("/" namespace middleware): a JWT from the CONNECT auth.token, an
+//   "Authorization: Bearer" header or a `token` query parameter. A bad token is refused with
+//   CONNECT_ERROR {"message": <specific>, "data": {"code": <auth::ReasonCode>}}. With no token at all
+//   the socket is admitted unauthenticated and must send `auth` {token} within auth_timeout.
+// - Each authenticated socket joins room "user:{sub}"; the bus channel sb:u:{sub} is subscribed
+//   while the instance holds at least one socket of that user (refcounted by BusSubscriber). What
+//   arrives is emitted to the room with the event's stream offset (connection state recovery).
+// - Public rooms: `room:join` / `room:leave` {room} for names starting with a configured prefix;
+//   the room's bus channel sb:r:{room} is subscribed while a local socket is in it.
+// - Control events on a user channel ("sb:control:disconnect") disconnect that user's local sockets;
+//   names starting with "sb:" are never forwarded to clients.
+// - Guardrails: Origin allow-list and instance connection cap (engine allowRequest hook),
+//   connections per IP / per Origin (CONNECT_ERROR), rooms and subscriptions per socket, per-socket
+//   event rate (token bucket; persistent abuse disconnects), idle eviction, auth timeout.
+//
+// Acks everywhere: {"ok":true,"data":...} or {"ok":false,"error":{"code":...,"message":...}}.
+// Threading: handlers run on the sockets' strands; OnBusEvent on the bus thread; Sweep on any
+// thread. All public methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "sb/auth/verifier.h"
+#include "sb/bus/envelope.h"
+#include "sb/metrics/metrics.h"
+#include "sb/socketio/server/server.h"
+#include "services/gateway/guardrails.h"
+
+namespace sb::gateway {
+
+// Internal event names: never forwarded to clients, refused in Publish.
+inline constexpr std::string_view kInternalEventPrefix = "sb:";
+inline constexpr std::string_view kControlDisconnect = "sb:control:disconnect";
+
+// The Socket.IO room holding every socket of `user`.
+std::string UserRoom(const std::string& user);
+
+struct RealtimeOptions {
+  std::chrono::milliseconds auth_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{3'600'000};  // 0: never
+  int max_rooms_per_socket = 100;
+  int max_subscriptions_per_socket = 100;
+  double event_rate = 20;  // 0: unlimited
+  double event_burst = 40;
+  int abuse_threshold = 100;
+  int64_t max_connections = 0;  // 0: unlimited
+  int64_t max_connections_per_ip = 0;
+  int64_t max_connections_per_origin = 0;
+  std::vector<std::string> allowed_origins;  // empty: any
+  std::vector<std::string> public_room_prefixes{"public:"};
+};
+
+// How Realtime asks for bus channels (BusSubscriber::Subscribe/Unsubscribe in production).
+struct ChannelSubscriptions {
+  std::function<void(const std::string& channel)> subscribe;
+  std::function<void(const std::string& channel)> unsubscribe;
+};
+
+// Numbers of this instance, for Stats, /internal/realtime/metrics and tests.
+struct RealtimeStats {
+  int64_t connections = 0;
+  int64_t sockets = 0;
+  std::vector<std::pair<std::string, int64_t>> sockets_per_namespace;
+  int64_t rooms = 0;
+  int64_t bus_subscriptions = 0;  // distinct channels
+  int64_t emits_in = 0;
+  int64_t emits_out = 0;
+  int64_t evictions = 0;
+  int64_t authenticated_sockets = 0;
+  std::vector<std::pair<std::string, int64_t>> refusals_by_reason;
+};
+
+class Realtime {
+ public:
+  Realtime(RealtimeOptions options, sb::auth::Verifier verifier, socketio::server::Server& io,
+           ChannelSubscriptions channels, sb::metrics::Registry& registry);
+  ~Realtime();
+  Realtime(const Realtime&) = delete;
+  Realtime& operator=(const Realtime&) = delete;
+
+  // Registers the "/" middleware and connection handler. Call once before serving.
+  void Install();
+
+  // The engine's allowRequest hook: Origin allow-list (403), instance connection cap (503).
+  std::optional<socketio::server::Refusal> AllowRequest(const socketio::server::RequestInfo& request);
+
+  // Delivers one bus event (BusSubscriber's handler).
+  void OnBusEvent(const std::string& channel, const sb::bus::Event& event);
+
+  // Disconnects sockets past their auth deadline or idle for too long. Call periodically.
+  void Sweep();
+  // How often Sweep should run for the configured timeouts.
+  std::chrono::milliseconds sweep_interval() const;
+
+  // Refuse new connections from now on (shutdown).
+  void SetDraining() { draining_.store(true); }
+
+  RealtimeStats Stats() const;
+  boost::json::object StatsJson() const;
+
+  struct SocketState;  // per-socket state, defined in realtime.cc
+
+ private:
+  using SocketPtr = std::shared_ptr<socketio::server::Socket>;
+
+  void Authenticate(socketio::server::Socket& socket, const boost::json::object& auth, socketio::server::Next next);
+  void OnConnection(SocketPtr socket);
+  void RegisterHandlers(const SocketPtr& socket);
+  void OnAuthenticated(socketio::server::Socket& socket, SocketState& state);
+  void OnAuthEvent(socketio::server::Socket& socket, socketio::server::Message& msg, socketio::server::Ack ack);
+  void OnRoomJoin(socketio::server::Socket& socket, socketio::server::Message& msg, socketio::server::Ack ack);
+  void OnRoomLeave(socketio::server::Socket& socket, socketio::server::Message& msg, socketio::server::Ack ack);
+  void OnDisconnect(socketio::server::Socket& socket, std::string_view reason);
+  void Evict(const SocketPtr& socket, std::string_view code, std::string_view message);
+
+  bool AddChannel(SocketState& state, const std::string& channel);
+  void RemoveChannel(SocketState& state, const std::string& channel);
+  bool IsPublicRoom(const std::string& room) const;
+  void CountRefusal(std::string_view reason);
+
+  RealtimeOptions options_;
+  sb::auth::Verifier verifier_;
+  socketio::server::Server& io_;
+  socketio::server::Namespace& root_;
+  ChannelSubscriptions channels_;
+  OriginPolicy origins_;
+  std::shared_ptr<KeyedLimiter> per_ip_;
+  std::shared_ptr<KeyedLimiter> per_origin_;
+  std::atomic<bool> draining_{false};
+
+  sb::metrics::CounterFamily& refusals_;
+  sb::metrics::CounterFamily& evictions_;
+  sb::metrics::CounterFamily& bus_events_;
+  sb::metrics::CounterFamily& auth_results_;
+  std::vector<sb::metrics::CallbackHandle> gauges_;
+
+  mutable std::mutex mu_;
+  // Live sockets of "/", for Sweep (weak: the server owns them).
+  struct Tracked {
+    std::weak_ptr<socketio::server::Socket> socket;
+    std::shared_ptr<SocketState> state;
+  };
+  std::unordered_map<std::string, Tracked> sockets_;      // guarded by mu_
+  std::unordered_map<std::string, int> channel_refs_;     // guarded by mu_
+  std::atomic<int64_t> evictions_total_{0};
+};
+
+}  // namespace sb::gateway

@@ -1,0 +1,130 @@
+#include "services/gateway/redis_recovery_store.h"
+
+#include <boost/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "sb/bus/publisher.h"
+#include "sb/common/log.h"
+
+namespace sb::gateway {
+
+namespace json = boost::json;
+using socketio::server::RecoveredSession;
+using socketio::server::SessionState;
+using socketio::server::StoredPacket;
+
+RedisRecoveryStore::RedisRecoveryStore(redis::Client& redis, sb::BlockingPool& pool, RedisRecoveryOptions options)
+    : redis_(redis), pool_(pool), options_(std::move(options)) {
+  if (!options_.user_room) options_.user_room = [](const std::string& user) { return "user:" + user; };
+}
+
+std::string RedisRecoveryStore::Key(const std::string& nsp, const std::string& pid) {
+  return absl::StrCat("sb:rec:", nsp, ":", pid);
+}
+
+std::optional<std::string> RedisRecoveryStore::Append(StoredPacket) { return std::nullopt; }
+
+void RedisRecoveryStore::Save(SessionState state) {
+  const auto* data = state.data.if_object();
+  if (data == nullptr || !data->contains("user") || !data->at("user").is_string()) return;
+  absl::Status submitted = pool_.Submit([this, state = std::move(state)] {
+    absl::Status status = SaveNow(state);
+    if (!status.ok()) sb::log::Warn("recovery session not saved", {{"pid", state.pid}, {"error", status.ToString()}});
+  });
+  if (!submitted.ok()) sb::log::Warn("recovery session not saved", {{"error", submitted.ToString()}});
+}
+
+absl::Status RedisRecoveryStore::SaveNow(const SessionState& state) {
+  json::array rooms;
+  for (const auto& room : state.rooms) rooms.emplace_back(room);
+  json::object record{{"sid", state.sid},
+                      {"user", state.data.at("user")},
+                      {"rooms", std::move(rooms)},
+                      {"data", state.data}};
+  auto reply = redis_.Command({"SET", Key(state.nsp, state.pid), json::serialize(record), "PX",
+                               std::to_string(options_.window.count())});
+  if (!reply.ok()) return reply.status();
+  if (reply->is_error()) return redis::ErrorReplyToStatus(reply->str);
+  saved_.fetch_add(1);
+  return absl::OkStatus();
+}
+
+void RedisRecoveryStore::Restore(const std::string& nsp, const std::string& pid, const std::string& offset,
+                                 std::function<void(std::optional<RecoveredSession>)> done) {
+  auto shared_done = std::make_shared<std::function<void(std::optional<RecoveredSession>)>>(std::move(done));
+  absl::Status submitted =
+      pool_.Submit([this, nsp, pid, offset, shared_done] { (*shared_done)(RestoreNow(nsp, pid, offset)); });
+  if (!submitted.ok()) {
+    sb::log::Warn("recovery skipped: blocking pool unavailable", {{"error", submitted.ToString()}});
+    not_recovered_.fetch_add(1);
+    (*shared_done)(std::nullopt);
+  }
+}
+
+std::optional<RecoveredSession> RedisRecoveryStore::RestoreNow(const std::string& nsp, const std::string& pid,
+                                                               const std::string& offset) {
+  auto fail = [&](std::string_view why) -> std::optional<RecoveredSession> {
+    sb::log::Info("session not recovered", {{"pid", pid}, {"why", why}});
+    not_recovered_.fetch_add(1);
+    return std::nullopt;
+  };
+  auto reply = redis_.Command({"GETDEL", Key(nsp, pid)});
+  if (!reply.ok()) return fail(reply.status().ToString());
+  if (reply->is_nil()) return fail("unknown or expired session");
+  if (!reply->is_string()) return fail("unexpected reply");
+
+  boost::system::error_code ec;
+  json::value record = json::parse(reply->str, ec);
+  if (ec || !record.is_object()) return fail("corrupt session record");
+  const auto& obj = record.as_object();
+  const auto* sid = obj.if_contains("sid");
+  const auto* user = obj.if_contains("user");
+  const auto* rooms = obj.if_contains("rooms");
+  if (!sid || !sid->is_string() || !user || !user->is_string() || !rooms || !rooms->is_array()) {
+    return fail("corrupt session record");
+  }
+  const std::string user_id(user->as_string());
+
+  RecoveredSession session;
+  session.state.pid = pid;
+  session.state.sid = std::string(sid->as_string());
+  session.state.nsp = nsp;
+  for (const auto& room : rooms->as_array()) {
+    if (room.is_string()) session.state.rooms.emplace_back(room.as_string());
+  }
+  if (const auto* data = obj.if_contains("data")) session.state.data = *data;
+
+  // Page through the stream after the offset; the first page tells whether nothing was trimmed.
+  std::string after = offset;
+  const std::string room = options_.user_room(user_id);
+  bool first = true;
+  bool more = true;
+  while (more) {
+    if (static_cast<int>(session.missed.size()) >= options_.max_replay) {
+      // Replaying only part of what was missed would hide the gap; the client resyncs instead.
+      return fail("too many missed events");
+    }
+    const int limit = 500;
+    auto read = sb::bus::ReadUserStream(redis_, user_id, after, limit);
+    if (!read.ok()) return fail(read.status().ToString());
+    if (first && !read->recoverable) return fail("offset outside the stream window");
+    first = false;
+    for (const auto& event : read->events) {
+      after = event.offset();
+      if (std::string_view(event.name()).starts_with(options_.internal_event_prefix)) continue;
+      StoredPacket packet;
+      packet.offset = event.offset();
+      packet.nsp = nsp;
+      packet.event = event.name();
+      json::value payload = json::parse(event.payload_json(), ec);
+      packet.args.push_back(ec ? json::value(json::string(event.payload_json())) : std::move(payload));
+      packet.rooms = {room};
+      session.missed.push_back(std::move(packet));
+    }
+    more = static_cast<int>(read->events.size()) == limit;
+  }
+  restored_.fetch_add(1);
+  return session;
+}
+
+}  // namespace sb::gateway

@@ -1,0 +1,174 @@
+#include "services/gateway/server.h"
+
+#include <boost/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "sb/common/log.h"
+#include "sb/common/status.h"
+
+namespace sb::gateway {
+
+namespace sio = sb::socketio::server;
+namespace json = boost::json;
+
+GatewayServer::GatewayServer(GatewayConfig config) : config_(std::move(config)), io_(config_.io_threads) {}
+
+GatewayServer::~GatewayServer() { Shutdown(absl::Now() + absl::Seconds(1)); }
+
+absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Create(GatewayConfig config) {
+  SB_ASSIGN_OR_RETURN(sb::auth::Verifier verifier, sb::auth::Verifier::FromOptions(config.auth));
+  std::unique_ptr<GatewayServer> s(new GatewayServer(std::move(config)));
+  const GatewayConfig& c = s->config_;
+
+  SB_ASSIGN_OR_RETURN(s->redis_, redis::Client::Create({.url = c.redis_url, .pool_size = c.redis_pool_size}));
+  s->pool_ = std::make_unique<sb::BlockingPool>("redis", c.blocking_threads, c.blocking_queue);
+  SB_ASSIGN_OR_RETURN(sb::bus::Publisher publisher,
+                      sb::bus::Publisher::Create(*s->redis_, {.origin = "gateway/" + c.instance_id,
+                                                              .max_stream_length = c.stream_max_length}));
+  s->publisher_.emplace(std::move(publisher));
+  s->recovery_ = std::make_shared<RedisRecoveryStore>(
+      *s->redis_, *s->pool_,
+      RedisRecoveryOptions{.window = c.recovery_window, .user_room = UserRoom,
+                           .internal_event_prefix = std::string(kInternalEventPrefix)});
+
+  sio::EngineOptions engine_options;
+  engine_options.ping_interval = c.ping_interval;
+  engine_options.ping_timeout = c.ping_timeout;
+  engine_options.max_payload = c.max_payload;
+  engine_options.cors_origins = c.allowed_origins.empty() ? std::vector<std::string>{"*"} : c.allowed_origins;
+  GatewayServer* self = s.get();
+  engine_options.allow_request = [self](const sio::RequestInfo& info) { return self->realtime_->AllowRequest(info); };
+  s->engine_ = std::make_unique<sio::EngineServer>(s->io_, engine_options);
+
+  sio::ServerOptions server_options;
+  server_options.connect_timeout = c.connect_timeout;
+  server_options.recovery_store = s->recovery_;
+  s->sio_ = std::make_unique<sio::Server>(*s->engine_, server_options);
+
+  RealtimeOptions ro;
+  ro.auth_timeout = c.auth_timeout;
+  ro.idle_timeout = c.idle_timeout;
+  ro.max_rooms_per_socket = c.max_rooms_per_socket;
+  ro.max_subscriptions_per_socket = c.max_subscriptions_per_socket;
+  ro.event_rate = c.event_rate;
+  ro.event_burst = c.event_burst;
+  ro.abuse_threshold = c.abuse_threshold;
+  ro.max_connections = c.max_connections;
+  ro.max_connections_per_ip = c.max_connections_per_ip;
+  ro.max_connections_per_origin = c.max_connections_per_origin;
+  ro.allowed_origins = c.allowed_origins;
+  ro.public_room_prefixes = c.public_room_prefixes;
+  ChannelSubscriptions channels{
+      .subscribe = [self](const std::string& ch) { if (self->bus_) self->bus_->Subscribe(ch); },
+      .unsubscribe = [self](const std::string& ch) { if (self->bus_) self->bus_->Unsubscribe(ch); }};
+  s->realtime_ = std::make_unique<Realtime>(ro, std::move(verifier), *s->sio_, channels,
+                                            sb::metrics::DefaultRegistry());
+  s->realtime_->Install();
+
+  SB_ASSIGN_OR_RETURN(
+      s->bus_, sb::bus::BusSubscriber::Create(
+                   redis::SubscriberOptions{.url = c.redis_url},
+                   [self](const std::string& channel, const sb::bus::Event& event) {
+                     self->realtime_->OnBusEvent(channel, event);
+                   },
+                   [](bool reconnect) {
+                     if (reconnect) {
+                       sb::log::Warn("bus reconnected; events published while disconnected were not delivered "
+                                     "(clients recover them from their streams on reconnect)");
+                     }
+                   }));
+
+  s->admin_ = std::make_unique<sb::metrics::AdminServer>(sb::metrics::AdminServerOptions{});
+  sb::metrics::RegisterProcessMetrics(sb::metrics::DefaultRegistry());
+  s->admin_->AddReadinessCheck("redis", [self]() -> absl::Status {
+    if (self->bus_ && self->bus_->connected()) return absl::OkStatus();
+    return absl::UnavailableError("redis unreachable (bus subscriber not connected)");
+  });
+  s->admin_->AddRoute("/internal/realtime/metrics", [self](const sb::metrics::HttpRequest&) {
+    json::object body = self->realtime_->StatsJson();
+    body["instanceId"] = self->config_.instance_id;
+    return sb::metrics::HttpResponse{200, "application/json", json::serialize(body), {}};
+  });
+
+  sio::HttpServerOptions http_options;
+  http_options.host = c.http_host;
+  http_options.port = static_cast<uint16_t>(c.http_port);
+  http_options.max_body_bytes = std::max<size_t>(c.max_payload * 2, 1'000'000);
+  http_options.io_timeout = c.handshake_timeout;
+  s->http_ = std::make_unique<sio::HttpServer>(
+      s->io_, http_options, s->engine_.get(),
+      [self](const sio::Request& request, const sio::RequestInfo& info, sio::Responder respond) {
+        self->ServeFallback(request, info, std::move(respond));
+      });
+
+  s->service_ = std::make_unique<GatewayService>(*s->publisher_, *s->redis_, *s->pool_, c.instance_id,
+                                                 [self] { return self->realtime_->Stats(); });
+  s->grpc_ = std::make_unique<sb::rpc::Server>(sb::rpc::ServerOptions{
+      .host = c.grpc_host, .port = c.grpc_port, .reflection = c.grpc_reflection});
+  s->grpc_->AddService(s->service_.get());
+  return s;
+}
+
+void GatewayServer::ServeFallback(const sio::Request& request, const sio::RequestInfo& info, sio::Responder respond) {
+  sb::metrics::HttpRequest req{info.method, info.target, info.path, request.body()};
+  sb::metrics::HttpResponse res = admin_->Handle(req);
+  sio::Response out = sio::MakeResponse(static_cast<sio::http::status>(res.status), res.content_type, std::move(res.body));
+  for (const auto& [name, value] : res.headers) out.set(name, value);
+  respond(std::move(out));
+}
+
+absl::Status GatewayServer::Start() {
+  SB_ASSIGN_OR_RETURN(uint16_t http_port, http_->Start());
+  for (int i = 0; i < config_.io_threads; ++i) threads_.emplace_back([this] { io_.run(); });
+  sweep_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
+  ScheduleSweep();
+  SB_RETURN_IF_ERROR(grpc_->Start());
+  sb::log::Info("gateway listening", {{"instance", config_.instance_id},
+                                      {"http_port", static_cast<int>(http_port)},
+                                      {"grpc_port", grpc_->port()},
+                                      {"redis", config_.redis_url}});
+  return absl::OkStatus();
+}
+
+void GatewayServer::ScheduleSweep() {
+  sweep_timer_->expires_after(realtime_->sweep_interval());
+  sweep_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    realtime_->Sweep();
+    ScheduleSweep();
+  });
+}
+
+uint16_t GatewayServer::http_port() const { return http_->port(); }
+int GatewayServer::grpc_port() const { return grpc_->port(); }
+
+void GatewayServer::Shutdown(absl::Time deadline) {
+  {
+    std::lock_guard lock(shutdown_mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
+  sb::log::Info("gateway draining", {{"sockets", static_cast<int64_t>(sio_->counters().sockets.load())}});
+  admin_->SetDraining();
+  realtime_->SetDraining();
+  grpc_->SetServing(false);
+  http_->StopAccepting();
+  // Clients are told the server is going away and reconnect elsewhere; their sessions are saved
+  // (on the pool) so another instance can recover them.
+  sio_->Close();
+  const absl::Time sessions_deadline = std::min(deadline, absl::Now() + absl::Seconds(5));
+  while (engine_->session_count() > 0 && absl::Now() < sessions_deadline) absl::SleepFor(absl::Milliseconds(20));
+  absl::SleepFor(absl::Milliseconds(100));  // let the last close frames go out
+  grpc_->Drain(deadline);
+  bus_.reset();
+  pool_->Stop();  // finishes queued recovery saves
+  if (sweep_timer_) {
+    boost::asio::post(io_, [this] { sweep_timer_->cancel(); });
+  }
+  io_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  sb::log::Info("gateway stopped", {});
+}
+
+}  // namespace sb::gateway
