@@ -1,65 +1,92 @@
 #include "sb/socketio/server/engine.h"
 
-#include <deque>
+#include <array>
+#include <span>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/rfc7230.hpp>
+#include <boost/beast/websocket/error.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "absl/strings/ascii.h"
 #include "sb/common/log.h"
 #include "sb/socketio/server/heartbeat.h"
+#include "sb/socketio/base64.h"
 #include "sb/socketio/server/outbox.h"
+#include "sb/socketio/server/ws_frame.h"
 
 namespace sb::socketio::server {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
+namespace ws = sb::socketio::server::ws;
 using tcp = net::ip::tcp;
 
 // ---- WebSocket transport --------------------------------------------------------------------------
 
 // One WebSocket connection of a session, used only on the session's strand (its socket is created
-// on that strand, so Beast's internal timers and completions run there too). One write in flight,
-// a bounded queue behind it.
+// on that strand, so every completion runs there). RFC 6455 framing is done here on the raw socket
+// (ws_frame.h) rather than with a WebSocket stream object: an idle connection then holds no read
+// or write buffer, and queued frames go out in one gathered, non-blocking write per batch, which
+// lets a broadcast queue one shared buffer to every recipient.
 class WsTransport : public std::enable_shared_from_this<WsTransport> {
  public:
   WsTransport(std::shared_ptr<EngineSession> session, tcp::socket socket, bool probe)
-      : session_(std::move(session)), ws_(std::move(socket)), probe_(probe) {}
+      : session_(std::move(session)),
+        socket_(std::move(socket)),
+        reader_(session_ ? session_->server_.options_.max_payload : eio::kDefaultMaxPayload),
+        probe_(probe) {}
 
   // Completes the HTTP upgrade, then calls `on_open` (on the strand) or closes the session/probe.
-  void Accept(Request request, std::function<void(bool ok)> on_open);
+  void Accept(const Request& request, std::function<void(bool ok)> on_open);
   // Queues frames; false when the queue bound would be exceeded (nothing queued then).
   bool Send(const std::vector<eio::Packet>& packets);
+  bool SendShared(const std::shared_ptr<const SharedPackets>& packets);
   // Sends a close frame after the queued frames. Idempotent.
-  void Close();
+  void Close() { StartClose(ws::kCloseNormal); }
   void Detach() { session_.reset(); }
   // Drops the probe if the upgrade has not completed within `timeout` (polling carries on).
   void StartProbeTimer(std::chrono::milliseconds timeout);
 
  private:
+  // Frames waiting to be written: either this connection's own bytes or a shared broadcast.
+  struct Chunk {
+    std::shared_ptr<const SharedPackets> shared;
+    std::string owned;
+    std::string_view bytes() const { return shared ? std::string_view(shared->websocket_frames) : owned; }
+  };
+
+  bool Enqueue(Chunk chunk, bool bypass_bound = false);
+  void Flush();
   void DoRead();
-  void OnRead(beast::error_code ec);
-  void DoWrite();
+  void OnReadable(beast::error_code ec);
+  bool HandleEvent(ws::Event& event);
+  bool OnMessage(std::string payload, bool binary);
   void OnReadError(beast::error_code ec);
+  // Tells the session this connection is over (closing it unless this is a probe); detaches.
+  void DetachFromSession(beast::error_code ec);
+  void StartClose(uint16_t code);
+  void Teardown();
 
   std::shared_ptr<EngineSession> session_;
-  websocket::stream<beast::tcp_stream> ws_;
-  beast::flat_buffer read_buffer_;
-  std::deque<eio::WebSocketFrame> queue_;
+  tcp::socket socket_;
+  ws::Reader reader_;
+  std::vector<Chunk> queue_;
+  size_t head_offset_ = 0;  // bytes of queue_.front() already written
   size_t queued_bytes_ = 0;
-  bool writing_ = false;
-  bool closing_ = false;
-  bool close_sent_ = false;
+  bool waiting_write_ = false;
+  bool closing_ = false;     // close frame queued: nothing more is sent
+  bool torn_down_ = false;
+  bool open_ = false;        // the 101 response has been written
+  bool close_after_flush_ = false;  // shut the socket once the queue (ending in a close) is out
   bool probe_;
-  std::shared_ptr<Request> upgrade_request_;
-  std::unique_ptr<net::steady_timer> probe_timer_;  // only while probing
+  std::unique_ptr<net::steady_timer> timer_;  // probe or close-handshake timeout, only while needed
 };
 
 // ---- Session state -------------------------------------------------------------------------------
@@ -96,6 +123,26 @@ void EngineSession::Send(std::vector<eio::Packet> packets) {
   net::dispatch(strand_, [self = shared_from_this(), packets = std::move(packets)]() mutable {
     self->SendOnStrand(std::move(packets));
   });
+}
+
+void EngineSession::Send(std::shared_ptr<const SharedPackets> packets) {
+  if (closed_.load(std::memory_order_relaxed)) return;
+  net::dispatch(strand_, [self = shared_from_this(), packets = std::move(packets)] {
+    self->SendSharedOnStrand(packets);
+  });
+}
+
+std::shared_ptr<const SharedPackets> MakeSharedPackets(std::vector<eio::Packet> packets) {
+  auto shared = std::make_shared<SharedPackets>();
+  for (const auto& p : packets) {
+    auto frame = eio::EncodeWebSocketFrame(p);
+    char header[10];
+    const size_t n = ws::EncodeHeader(frame.binary ? ws::Opcode::kBinary : ws::Opcode::kText, frame.payload.size(), header);
+    shared->websocket_frames.append(header, n);
+    shared->websocket_frames.append(frame.payload);
+  }
+  shared->packets = std::move(packets);
+  return shared;
 }
 
 void EngineSession::Close(std::string reason) {
@@ -138,24 +185,34 @@ void EngineSession::ArmHeartbeat(std::chrono::steady_clock::time_point deadline)
   });
 }
 
+void EngineSession::OnSlowConsumer() {
+  server_.counters_.slow_consumers.fetch_add(1, std::memory_order_relaxed);
+  sb::log::Warn("socket.io client too slow, disconnecting", {{"sid", id_}});
+  CloseOnStrand("transport error", false);
+}
+
 void EngineSession::SendOnStrand(std::vector<eio::Packet> packets) {
   if (closed_ || packets.empty()) return;
   server_.counters_.packets_out.fetch_add(packets.size(), std::memory_order_relaxed);
   if (impl_->ws) {
-    if (!impl_->ws->Send(packets)) {
-      server_.counters_.slow_consumers.fetch_add(1, std::memory_order_relaxed);
-      sb::log::Warn("socket.io client too slow, disconnecting", {{"sid", id_}});
-      CloseOnStrand("transport error", false);
-    }
+    if (!impl_->ws->Send(packets)) OnSlowConsumer();
     return;
   }
   for (auto& packet : packets) {
-    if (!impl_->outbox.Push(std::move(packet))) {
-      server_.counters_.slow_consumers.fetch_add(1, std::memory_order_relaxed);
-      sb::log::Warn("socket.io client too slow, disconnecting", {{"sid", id_}});
-      CloseOnStrand("transport error", false);
-      return;
-    }
+    if (!impl_->outbox.Push(std::move(packet))) return OnSlowConsumer();
+  }
+  FlushPolling();
+}
+
+void EngineSession::SendSharedOnStrand(const std::shared_ptr<const SharedPackets>& packets) {
+  if (closed_ || packets->packets.empty()) return;
+  server_.counters_.packets_out.fetch_add(packets->packets.size(), std::memory_order_relaxed);
+  if (impl_->ws) {
+    if (!impl_->ws->SendShared(packets)) OnSlowConsumer();
+    return;
+  }
+  for (const auto& packet : packets->packets) {
+    if (!impl_->outbox.Push(packet)) return OnSlowConsumer();
   }
   FlushPolling();
 }
@@ -255,29 +312,77 @@ void EngineSession::CloseOnStrand(const std::string& reason, bool tell_client) {
 
 // ---- WsTransport ---------------------------------------------------------------------------------
 
-void WsTransport::Accept(Request request, std::function<void(bool ok)> on_open) {
-  ws_.set_option(websocket::stream_base::timeout{
-      std::chrono::seconds(10),              // handshake (and close) timeout
-      websocket::stream_base::none(),        // idleness is the heartbeat's job
-      false});
-  ws_.auto_fragment(false);
-  ws_.read_message_max(session_ ? session_->server_.options_.max_payload : eio::kDefaultMaxPayload);
-  upgrade_request_ = std::make_shared<Request>(std::move(request));
-  ws_.async_accept(*upgrade_request_, [self = shared_from_this(), on_open = std::move(on_open)](beast::error_code ec) {
-    self->upgrade_request_.reset();
-    if (ec || !self->session_) {
-      on_open(false);
-      return;
+namespace {
+
+// The client's frames are read into this per-thread scratch buffer and parsed at once: only an
+// incomplete frame is copied into the connection's own state.
+constexpr size_t kReadChunk = 64 * 1024;
+// Gathered write: at most this many queued chunks per sendmsg.
+constexpr size_t kMaxIov = 64;
+
+bool HeaderHasToken(const Request& request, http::field field, std::string_view token) {
+  auto it = request.find(field);
+  if (it == request.end()) return false;
+  for (auto part : http::token_list(it->value())) {
+    if (beast::iequals(part, token)) return true;
+  }
+  return false;
+}
+
+std::string HandshakeError(http::status status, std::string_view extra_headers) {
+  std::string reply = "HTTP/1.1 " + std::to_string(static_cast<int>(status)) + " " +
+                      std::string(http::obsolete_reason(status)) + "\r\nConnection: close\r\n";
+  reply.append(extra_headers);
+  reply.append("Content-Length: 0\r\n\r\n");
+  return reply;
+}
+
+}  // namespace
+
+void WsTransport::Accept(const Request& request, std::function<void(bool ok)> on_open) {
+  // The same checks as a WebSocket library's accept (RFC 6455 section 4.2.1).
+  std::string reply;
+  bool ok = false;
+  auto key = request.find(http::field::sec_websocket_key);
+  auto version = request.find(http::field::sec_websocket_version);
+  if (request.method() != http::verb::get || request.version() < 11 ||
+      !HeaderHasToken(request, http::field::connection, "upgrade") ||
+      !HeaderHasToken(request, http::field::upgrade, "websocket") || key == request.end() ||
+      version == request.end()) {
+    reply = HandshakeError(http::status::bad_request, "");
+  } else if (version->value() != "13") {
+    reply = HandshakeError(http::status::upgrade_required, "Sec-WebSocket-Version: 13\r\n");
+  } else {
+    auto decoded = Base64Decode(std::string_view(key->value().data(), key->value().size()));
+    if (!decoded || decoded->size() != 16) {
+      reply = HandshakeError(http::status::bad_request, "");
+    } else {
+      ok = true;
+      reply = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+              ws::AcceptKey(std::string_view(key->value().data(), key->value().size())) + "\r\n\r\n";
     }
-    on_open(true);
-    self->DoRead();
-  });
+  }
+  beast::error_code ec;
+  socket_.non_blocking(true, ec);
+  socket_.set_option(tcp::no_delay(true), ec);
+  auto data = std::make_shared<std::string>(std::move(reply));
+  net::async_write(socket_, net::buffer(*data),
+                   [self = shared_from_this(), data, ok, on_open = std::move(on_open)](beast::error_code ec, size_t) {
+                     if (ec || !ok || !self->session_) {
+                       self->Teardown();
+                       on_open(false);
+                       return;
+                     }
+                     self->open_ = true;
+                     on_open(true);
+                     if (self->session_) self->DoRead();
+                   });
 }
 
 void WsTransport::StartProbeTimer(std::chrono::milliseconds timeout) {
-  probe_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor());
-  probe_timer_->expires_after(timeout);
-  probe_timer_->async_wait([weak = weak_from_this()](beast::error_code ec) {
+  timer_ = std::make_unique<net::steady_timer>(socket_.get_executor());
+  timer_->expires_after(timeout);
+  timer_->async_wait([weak = weak_from_this()](beast::error_code ec) {
     auto self = weak.lock();
     if (ec || !self || !self->probe_) return;
     if (auto session = self->session_) {
@@ -292,26 +397,89 @@ void WsTransport::StartProbeTimer(std::chrono::milliseconds timeout) {
 }
 
 void WsTransport::DoRead() {
-  ws_.async_read(read_buffer_, [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  if (torn_down_) return;
+  socket_.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this()](beast::error_code ec) { self->OnReadable(ec); });
 }
 
-void WsTransport::OnRead(beast::error_code ec) {
+void WsTransport::OnReadable(beast::error_code ec) {
   if (ec) return OnReadError(ec);
+  thread_local std::unique_ptr<char[]> scratch(new char[kReadChunk]);
+  std::vector<ws::Event> events;
+  for (;;) {
+    if (torn_down_) return;
+    const size_t n = socket_.read_some(net::buffer(scratch.get(), kReadChunk), ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) break;
+    if (ec) return OnReadError(ec);
+    events.clear();
+    auto violation = reader_.Feed(std::string_view(scratch.get(), n), events);
+    for (auto& event : events) {
+      if (!HandleEvent(event)) return;
+    }
+    if (violation) {
+      // Fail the connection (RFC 6455 section 7.1.7): close frame with the code, then the socket.
+      auto session = session_;
+      session_.reset();
+      StartClose(violation->code);
+      close_after_flush_ = true;
+      Flush();
+      if (session && !probe_ && session->impl_->ws.get() == this) {
+        session->CloseOnStrand("transport error", false);
+      } else if (session && probe_ && session->impl_->probe.get() == this) {
+        session->impl_->probe.reset();
+        session->impl_->upgrading = false;
+      }
+      return;
+    }
+    if (n < kReadChunk) break;  // drained (edge-triggered readiness is re-armed by the next wait)
+  }
+  if (!torn_down_) DoRead();
+}
+
+// Returns false when reading must stop (the connection is closing or gone).
+bool WsTransport::HandleEvent(ws::Event& event) {
+  switch (event.opcode) {
+    case ws::Opcode::kText:
+      return OnMessage(std::move(event.payload), false);
+    case ws::Opcode::kBinary:
+      return OnMessage(std::move(event.payload), true);
+    case ws::Opcode::kPing:
+      if (!closing_) Enqueue({nullptr, ws::EncodeFrame(ws::Opcode::kPong, event.payload)}, true);
+      return true;
+    case ws::Opcode::kPong:
+      return true;
+    case ws::Opcode::kClose: {
+      // The client closes: answer with its code (if any), then close the socket.
+      const bool we_started = closing_;
+      if (!we_started) {
+        uint16_t code = ws::kCloseNormal;
+        if (event.payload.size() >= 2) {
+          code = static_cast<uint16_t>((static_cast<unsigned char>(event.payload[0]) << 8) |
+                                       static_cast<unsigned char>(event.payload[1]));
+        }
+        StartClose(code);
+      }
+      close_after_flush_ = true;
+      Flush();  // tears the socket down once the answer is out
+      DetachFromSession(websocket::error::closed);
+      return false;
+    }
+    default:
+      return true;
+  }
+}
+
+bool WsTransport::OnMessage(std::string payload, bool binary) {
   auto session = session_;
-  if (!session) return;
-  std::string payload = beast::buffers_to_string(read_buffer_.data());
-  read_buffer_.consume(read_buffer_.size());
-  // Idle connections keep no large buffer around.
-  if (read_buffer_.capacity() > 4096) read_buffer_.shrink_to_fit();
-  const bool binary = !ws_.got_text();
+  if (!session) return !torn_down_;
   auto packet = eio::DecodeWebSocketFrame(payload, binary, session->server_.options_.max_payload);
   if (!packet.ok()) {
     if (probe_) {
       Close();
-      return;
+      return false;
     }
     session->CloseOnStrand("parse error", false);
-    return;
+    return false;
   }
   if (probe_) {
     auto& impl = *session->impl_;
@@ -327,7 +495,7 @@ void WsTransport::OnRead(beast::error_code ec) {
         session->FlushPolling();
       }
       probe_ = false;
-      if (probe_timer_) probe_timer_->cancel();
+      if (timer_) timer_->cancel();
       impl.ws = std::move(impl.probe);
       impl.upgrading = false;
       session->transport_ = eio::Transport::kWebSocket;
@@ -337,22 +505,27 @@ void WsTransport::OnRead(beast::error_code ec) {
       impl.outbox.Clear();
       if (!queued.empty() && !Send(queued)) {
         session->CloseOnStrand("transport error", false);
-        return;
+        return false;
       }
     } else {
       // Anything else during the probe fails the upgrade; polling carries on.
       impl.upgrading = false;
       impl.probe.reset();
       Close();
-      return;
+      return false;
     }
   } else {
     session->OnPacket(std::move(*packet));
   }
-  if (session_) DoRead();
+  return session_ != nullptr && !torn_down_;
 }
 
 void WsTransport::OnReadError(beast::error_code ec) {
+  Teardown();
+  DetachFromSession(ec);
+}
+
+void WsTransport::DetachFromSession(beast::error_code ec) {
   auto session = session_;
   session_.reset();
   if (!session) return;
@@ -370,54 +543,107 @@ void WsTransport::OnReadError(beast::error_code ec) {
 }
 
 bool WsTransport::Send(const std::vector<eio::Packet>& packets) {
-  if (closing_) return true;
-  size_t max = session_ ? session_->server_.options_.max_buffered_bytes : eio::kDefaultMaxPayload;
-  size_t added = 0;
-  for (const auto& p : packets) added += p.data.size() + 16;
-  if (!queue_.empty() && queued_bytes_ + added > max) return false;
+  if (closing_ || torn_down_) return true;
+  Chunk chunk;
   for (const auto& p : packets) {
-    queue_.push_back(eio::EncodeWebSocketFrame(p));
+    auto frame = eio::EncodeWebSocketFrame(p);
+    char header[10];
+    const size_t n = ws::EncodeHeader(frame.binary ? ws::Opcode::kBinary : ws::Opcode::kText, frame.payload.size(), header);
+    chunk.owned.append(header, n);
+    chunk.owned.append(frame.payload);
   }
-  queued_bytes_ += added;
-  if (!writing_) DoWrite();
+  return Enqueue(std::move(chunk));
+}
+
+bool WsTransport::SendShared(const std::shared_ptr<const SharedPackets>& packets) {
+  if (closing_ || torn_down_) return true;
+  return Enqueue({packets, {}});
+}
+
+bool WsTransport::Enqueue(Chunk chunk, bool bypass_bound) {
+  const size_t size = chunk.bytes().size();
+  if (size == 0) return true;
+  const size_t max = session_ ? session_->server_.options_.max_buffered_bytes : eio::kDefaultMaxPayload;
+  if (!bypass_bound && !queue_.empty() && queued_bytes_ + size > max) return false;
+  queue_.push_back(std::move(chunk));
+  queued_bytes_ += size;
+  if (!waiting_write_) Flush();
   return true;
 }
 
-void WsTransport::DoWrite() {
-  if (queue_.empty()) {
-    writing_ = false;
-    if (closing_ && !close_sent_) {
-      close_sent_ = true;
-      ws_.async_close(websocket::close_code::normal, [self = shared_from_this()](beast::error_code) {});
+// Writes as much of the queue as the socket takes now (one gathered sendmsg per kMaxIov chunks);
+// the rest waits for writability. A healthy client takes everything at once, so the common path
+// costs one system call and no asynchronous operation.
+void WsTransport::Flush() {
+  if (torn_down_) return;
+  while (!queue_.empty()) {
+    std::array<net::const_buffer, kMaxIov> buffers;
+    size_t count = 0;
+    for (size_t i = 0; i < queue_.size() && count < kMaxIov; ++i, ++count) {
+      std::string_view bytes = queue_[i].bytes();
+      if (i == 0) bytes.remove_prefix(head_offset_);
+      buffers[count] = net::buffer(bytes.data(), bytes.size());
     }
-    return;
-  }
-  writing_ = true;
-  ws_.text(!queue_.front().binary);
-  ws_.async_write(net::buffer(queue_.front().payload), [self = shared_from_this()](beast::error_code ec, size_t) {
-    if (ec) {
-      self->queue_.clear();
-      self->writing_ = false;
-      beast::error_code ignored;
-      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    beast::error_code ec;
+    size_t written = socket_.write_some(std::span<const net::const_buffer>(buffers.data(), count), ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) {
+      waiting_write_ = true;
+      socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](beast::error_code ec) {
+        self->waiting_write_ = false;
+        if (ec) return self->Teardown();
+        self->Flush();
+      });
       return;
     }
-    const size_t cost = self->queue_.front().payload.size() + 16;
-    self->queued_bytes_ = self->queued_bytes_ >= cost ? self->queued_bytes_ - cost : 0;
-    self->queue_.pop_front();
-    self->DoWrite();
+    if (ec) {
+      Teardown();
+      return;
+    }
+    // Drop what was written.
+    size_t done = 0;
+    while (done < queue_.size() && written > 0) {
+      const size_t left = queue_[done].bytes().size() - head_offset_;
+      if (written >= left) {
+        written -= left;
+        queued_bytes_ -= queue_[done].bytes().size();
+        head_offset_ = 0;
+        ++done;
+      } else {
+        head_offset_ += written;
+        written = 0;
+      }
+    }
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(done));
+  }
+  if (close_after_flush_) {
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    Teardown();
+  }
+}
+
+void WsTransport::StartClose(uint16_t code) {
+  if (closing_ || torn_down_) return;
+  // Before the 101 response is out there is no WebSocket to close politely.
+  if (!open_ || !socket_.is_open()) return Teardown();
+  Enqueue({nullptr, ws::EncodeClose(code)}, true);
+  closing_ = true;
+  // Wait (while reading) for the client's close frame; a client that never answers is cut off.
+  if (!timer_) timer_ = std::make_unique<net::steady_timer>(socket_.get_executor());
+  timer_->expires_after(std::chrono::seconds(5));
+  timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->Teardown();
   });
 }
 
-void WsTransport::Close() {
-  if (closing_) return;
-  closing_ = true;
-  if (!ws_.is_open()) {
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
-    return;
-  }
-  if (!writing_) DoWrite();
+void WsTransport::Teardown() {
+  if (torn_down_) return;
+  torn_down_ = true;
+  queue_.clear();
+  queued_bytes_ = 0;
+  if (timer_) timer_->cancel();
+  beast::error_code ignored;
+  socket_.close(ignored);
 }
 
 // ---- EngineServer --------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ RequestInfo RequestInfo::From(const Request& request, std::string remote_address
   info.method = std::string(request.method_string());
   info.target = std::string(request.target());
   info.remote_address = std::move(remote_address);
+  info.headers.reserve(static_cast<size_t>(std::distance(request.begin(), request.end())));
   for (const auto& field : request) {
     info.headers.emplace_back(absl::AsciiStrToLower(std::string(field.name_string())),
                               std::string(field.value()));

@@ -4,7 +4,7 @@
 
 namespace sb::socketio::server {
 namespace {
-// Rough per-packet overhead (type digit, separator, deque slot) so that floods of empty packets
+// Rough per-packet overhead (type digit, separator, queue slot) so that floods of empty packets
 // are bounded too.
 constexpr size_t kPacketOverhead = 16;
 }  // namespace
@@ -19,15 +19,14 @@ bool Outbox::Push(eio::Packet packet) {
 
 std::string Outbox::TakePollingPayload() {
   if (packets_.empty()) return {};
-  std::vector<eio::Packet> batch(std::make_move_iterator(packets_.begin()),
-                                 std::make_move_iterator(packets_.end()));
+  std::string payload = eio::EncodePayload(packets_);
   Clear();
-  return eio::EncodePayload(batch);
+  return payload;
 }
 
 eio::Packet Outbox::Pop() {
   eio::Packet packet = std::move(packets_.front());
-  packets_.pop_front();
+  packets_.erase(packets_.begin());  // only used to drain a short queue at an upgrade
   const size_t cost = packet.data.size() + kPacketOverhead;
   bytes_ = bytes_ >= cost ? bytes_ - cost : 0;
   return packet;

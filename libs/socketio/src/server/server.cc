@@ -594,12 +594,19 @@ std::vector<std::shared_ptr<Socket>> Namespace::Select(const std::vector<std::st
   }
   std::vector<std::shared_ptr<Socket>> out;
   auto add = [&](const std::string& id) {
-    if (excluded.count(id)) return;
+    if (!excluded.empty() && excluded.count(id)) return;
     auto s = sockets_.find(id);
     if (s != sockets_.end()) out.push_back(s->second);
   };
   if (rooms.empty()) {
     for (const auto& [id, s] : sockets_) add(id);
+  } else if (rooms.size() == 1) {
+    // One room (the usual broadcast): its members are distinct, no de-duplication set needed.
+    auto it = rooms_.find(rooms.front());
+    if (it != rooms_.end()) {
+      out.reserve(it->second.size());
+      for (const auto& id : it->second) add(id);
+    }
   } else {
     std::unordered_set<std::string> seen;
     for (const auto& room : rooms) {
@@ -638,7 +645,15 @@ void Namespace::Broadcast(const std::vector<std::string>& rooms, const std::vect
   }
   auto encoded = sio::EncodeToEngineIo(std::move(*packet));
   if (!encoded.ok()) return;
-  for (const auto& socket : Select(rooms, except)) socket->SendEncoded(*encoded);
+  // Encoded once into immutable frames that every recipient's connection queues as is.
+  auto shared = MakeSharedPackets(std::move(*encoded));
+  for (const auto& socket : Select(rooms, except)) {
+    if (!socket->connected_) continue;
+    auto client = socket->client_.lock();
+    if (!client) continue;
+    server_.counters_.events_out.fetch_add(1, std::memory_order_relaxed);
+    client->session()->Send(shared);
+  }
 }
 
 BroadcastOperator& BroadcastOperator::To(std::string room) {

@@ -13,9 +13,9 @@
 // Errors before a session exists get the reference server's 400/403 {"code","message"} bodies.
 //
 // Threading: each session has its own strand; its callbacks (on_message, on_close) run there, in
-// order. Send()/Close() may be called from any thread. Memory per idle WebSocket session: the
-// Beast stream, an empty read buffer, one steady_timer (heartbeat) and the outbox; no
-// permessage-deflate.
+// order. Send()/Close() may be called from any thread. Memory per idle WebSocket session: the TCP
+// socket, the RFC 6455 framing state (ws_frame.h; no buffer while no frame is partially received),
+// one steady_timer (heartbeat) and an empty outbox; no permessage-deflate.
 #pragma once
 
 #include <atomic>
@@ -67,6 +67,14 @@ struct EngineOptions {
 
 class EngineServer;
 
+// MESSAGE packets encoded once for many sessions (a broadcast): every WebSocket session queues the
+// same immutable wire bytes (no per-recipient copy); polling sessions copy `packets`.
+struct SharedPackets {
+  std::vector<eio::Packet> packets;
+  std::string websocket_frames;  // the packets as complete WebSocket frames, back to back
+};
+std::shared_ptr<const SharedPackets> MakeSharedPackets(std::vector<eio::Packet> packets);
+
 // One Engine.IO session (one client connection, whatever its transport).
 class EngineSession : public std::enable_shared_from_this<EngineSession> {
  public:
@@ -83,6 +91,8 @@ class EngineSession : public std::enable_shared_from_this<EngineSession> {
 
   // Queues Engine.IO MESSAGE packets (text or binary) in order. Any thread; no-op once closed.
   void Send(std::vector<eio::Packet> packets);
+  // Same as Send() for packets shared with other sessions. Any thread; no-op once closed.
+  void Send(std::shared_ptr<const SharedPackets> packets);
   // Closes the session: the client is told (WebSocket close frame / CLOSE packet to a pending
   // poll), on_close runs once with `reason`. Any thread; idempotent.
   void Close(std::string reason);
@@ -103,6 +113,8 @@ class EngineSession : public std::enable_shared_from_this<EngineSession> {
 
   void Start();
   void SendOnStrand(std::vector<eio::Packet> packets);
+  void SendSharedOnStrand(const std::shared_ptr<const SharedPackets>& packets);
+  void OnSlowConsumer();
   void CloseOnStrand(const std::string& reason, bool tell_client);
   void OnPacket(eio::Packet packet);
   void OnPollGet(Responder respond);

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
+#include <vector>
 #include <string>
 
 #include "sb/socketio/engineio.h"
@@ -38,7 +38,7 @@ class Outbox {
  private:
   size_t max_bytes_;
   size_t bytes_ = 0;
-  std::deque<eio::Packet> packets_;
+  std::vector<eio::Packet> packets_;  // allocates nothing while empty (idle WebSocket sessions)
 };
 
 }  // namespace sb::socketio::server
