@@ -108,6 +108,17 @@ test("the server emits 'auth' with the CONNECT auth payload", async () => {
   }
 });
 
+test("an event with no handler still gets its ack answered", async () => {
+  const socket = await connect(server.url, { transports: ["websocket"] });
+  try {
+    assert.deepEqual(await ackAll(socket, "no-such-event", 1), [{ error: "unknown event: no-such-event" }]);
+    // Handled events are not routed to the fallback.
+    assert.deepEqual(await ackAll(socket, "message-with-ack", "x"), ["x"]);
+  } finally {
+    socket.disconnect();
+  }
+});
+
 test("custom namespace and multiplexing over one connection", async () => {
   const root = io(server.url, { reconnection: false, forceNew: true, transports: ["websocket"], autoConnect: false });
   const custom = root.io.socket("/custom", { auth: { ns: "custom" } });

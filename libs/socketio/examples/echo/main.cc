@@ -4,6 +4,7 @@
 //   "/" and "/custom": on connection emit "auth" with the CONNECT auth payload;
 //     "message"           -> emits "message-back" with the same arguments (binary included)
 //     "message-with-ack"  -> acks with the same arguments
+//     any other event     -> acked with {"error":"unknown event: <name>"} when it asks for an ack
 //     "join" (room)       -> joins the room, acks true
 //     "broadcast-to-room" (room, ...args) -> emits "room-event" (...args) to everyone in the room
 //     "call-me" (...args) -> EmitWithAck("ping-client", ...args) to the caller (5 s timeout); acks the
@@ -124,6 +125,10 @@ void SetUpEchoNamespace(sio::Namespace& ns) {
                     });
     });
     socket->On("disconnect-me", [](sio::Socket& s, sio::Message&, sio::Ack) { s.Disconnect(false); });
+    // Not in the reference test server: shows OnUnhandled answering events nobody handles.
+    socket->OnUnhandled([](sio::Socket&, sio::Message& msg, sio::Ack ack) {
+      if (ack) ack({boost::json::object{{"error", "unknown event: " + msg.event}}});
+    });
   });
 }
 

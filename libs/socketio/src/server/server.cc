@@ -310,6 +310,7 @@ const std::string& Socket::connection_id() const {
 
 void Socket::On(std::string event, EventHandler handler) { handlers_[std::move(event)] = std::move(handler); }
 void Socket::OnAny(AnyHandler handler) { any_handlers_.push_back(std::move(handler)); }
+void Socket::OnUnhandled(EventHandler handler) { unhandled_handler_ = std::move(handler); }
 void Socket::OnDisconnect(DisconnectHandler handler) { disconnect_handlers_.push_back(std::move(handler)); }
 
 void Socket::SendEncoded(std::vector<eio::Packet> packets) {
@@ -413,8 +414,12 @@ void Socket::OnEvent(sio::Packet packet) {
     any(*this, msg);
   }
   auto it = handlers_.find(msg.event);
-  if (it != handlers_.end() && connected_) {
+  if (!connected_) return;
+  if (it != handlers_.end()) {
     EventHandler handler = it->second;  // the handler may replace itself
+    handler(*this, msg, ack);
+  } else if (unhandled_handler_) {
+    EventHandler handler = unhandled_handler_;
     handler(*this, msg, ack);
   }
 }
@@ -461,6 +466,7 @@ void Socket::OnClose(std::string_view why, bool notify_client) {
   // Handlers often capture the socket: drop them to break the cycle.
   handlers_.clear();
   any_handlers_.clear();
+  unhandled_handler_ = nullptr;
 }
 
 void Socket::Join(const std::string& room) {

@@ -161,7 +161,11 @@ class Socket : public std::enable_shared_from_this<Socket> {
   std::any& user() { return user_; }
 
   void On(std::string event, EventHandler handler);
+  // Observes every event (before its handler); cannot answer acks.
   void OnAny(AnyHandler handler);
+  // Handles events that have no handler registered with On(), with their ack, so an application
+  // can answer unknown events with an error ack instead of leaving the client waiting.
+  void OnUnhandled(EventHandler handler);
   void OnDisconnect(DisconnectHandler handler);
 
   // Emits an event to this client. Thread-safe. With recovery enabled an offset is appended.
@@ -204,6 +208,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   std::any user_;
   std::unordered_map<std::string, EventHandler> handlers_;
   std::vector<AnyHandler> any_handlers_;
+  EventHandler unhandled_handler_;
   std::vector<DisconnectHandler> disconnect_handlers_;
   struct PendingAck;
   std::map<uint64_t, std::shared_ptr<PendingAck>> pending_acks_;
