@@ -64,6 +64,8 @@ absl::StatusOr<GatewayConfig> GatewayConfig::FromEnv(sb::EnvConfig& env) {
   c.public_room_prefixes = env.List("SB_PUBLIC_ROOM_PREFIXES", c.public_room_prefixes);
 
   c.shutdown_grace = Ms(env.Duration("SB_SHUTDOWN_GRACE", absl::Seconds(20)));
+  c.chat_addr = env.String("SB_CHAT_ADDR", "");
+  c.chat_timeout = Ms(env.Duration("SB_CHAT_TIMEOUT", absl::Seconds(5)));
 
   // Settings that are each valid but contradict one another.
   std::vector<std::string> errors;
@@ -73,6 +75,7 @@ absl::StatusOr<GatewayConfig> GatewayConfig::FromEnv(sb::EnvConfig& env) {
   if (c.connect_timeout.count() <= 0) errors.push_back("SB_CONNECT_TIMEOUT must be positive");
   if (c.handshake_timeout.count() <= 0) errors.push_back("SB_HANDSHAKE_TIMEOUT must be at least 1s");
   if (c.recovery_window.count() < 1000) errors.push_back("SB_RECOVERY_WINDOW must be at least 1s");
+  if (c.chat_timeout.count() <= 0) errors.push_back("SB_CHAT_TIMEOUT must be positive");
   if (c.idle_timeout.count() < 0) errors.push_back("SB_IDLE_TIMEOUT must not be negative");
   for (const auto& prefix : c.public_room_prefixes) {
     // "user:" rooms hold a user's sockets; letting clients join them would leak that user's events.

@@ -58,6 +58,11 @@ struct GatewayConfig {
 
   std::chrono::milliseconds shutdown_grace{20'000};
 
+  // Chat service (chat events and /api/v1/chat); empty address: not deployed, events answer
+  // "unsupported_event" and the REST paths 404.
+  std::string chat_addr;
+  std::chrono::milliseconds chat_timeout{5'000};  // deadline of every chat call
+
   // Reads every SB_* variable of the gateway from `env`; InvalidArgument listing every bad value
   // (including unknown flags and settings that contradict each other).
   static absl::StatusOr<GatewayConfig> FromEnv(sb::EnvConfig& env);

@@ -101,6 +101,7 @@ struct Realtime::SocketState {
 
   // Strand only.
   std::string user, username;
+  std::string display_name, avatar_url;  // from the token, for the user directory
   std::string ip, origin;
   bool ip_slot = false, origin_slot = false;
   std::shared_ptr<KeyedLimiter> per_ip, per_origin;
@@ -241,6 +242,8 @@ void Realtime::Authenticate(sio::Socket& socket, const json::object& auth, sio::
   if (claims) {
     state->user = claims->sub;
     state->username = claims->username;
+    state->display_name = claims->name;
+    state->avatar_url = claims->avatar;
     state->phase = kAuthenticated;
     auth_results_.Labels({"success"}).Increment();
   }
@@ -299,6 +302,9 @@ void Realtime::OnAuthenticated(sio::Socket& socket, SocketState& state) {
   if (auto channel = sb::bus::UserChannel(state.user); channel.ok()) AddChannel(state, *channel);
   socket.data() = json::object{{"user", state.user}, {"username", state.username}};
   socket.Emit("auth:success", json::array{json::object{{"userId", state.user}, {"username", state.username}}});
+  if (on_user_authenticated_ && !socket.recovered()) {
+    on_user_authenticated_(AuthenticatedUser{state.user, state.username, state.display_name, state.avatar_url});
+  }
   sb::log::Debug("socket authenticated", {{"sid", socket.id()}, {"user", state.user}});
 }
 
@@ -342,6 +348,14 @@ void Realtime::RegisterHandlers(const SocketPtr& socket) {
     if (guard(s, ack, true)) OnRoomLeave(s, msg, std::move(ack));
   });
   for (const char* event : kServiceEvents) {
+    if (auto it = service_handlers_.find(event); it != service_handlers_.end()) {
+      socket->On(event, [guard, handler = it->second](sio::Socket& s, sio::Message& msg, sio::Ack ack) {
+        if (!guard(s, ack, true)) return;
+        auto state = StateOf(s);
+        handler(s.shared_from_this(), state->user, msg, std::move(ack));
+      });
+      continue;
+    }
     socket->On(event, [guard, name = std::string(event)](sio::Socket& s, sio::Message&, sio::Ack ack) {
       if (!guard(s, ack, true)) return;
       Reply(ack, Err("unsupported_event",
@@ -393,9 +407,65 @@ void Realtime::OnAuthEvent(sio::Socket& s, sio::Message& msg, sio::Ack ack) {
   if (!state->phase.compare_exchange_strong(expected, kAuthenticated)) return;  // timed out meanwhile
   state->user = verified->sub;
   state->username = verified->username;
+  state->display_name = verified->name;
+  state->avatar_url = verified->avatar;
   auth_results_.Labels({"success"}).Increment();
   OnAuthenticated(s, *state);
   Reply(ack, Ok(json::object{{"userId", state->user}, {"username", state->username}}));
+}
+
+void Realtime::SetServiceHandler(const std::string& event, ServiceEventHandler handler) {
+  service_handlers_[event] = std::move(handler);
+}
+
+void Realtime::OnUserAuthenticated(std::function<void(const AuthenticatedUser&)> callback) {
+  on_user_authenticated_ = std::move(callback);
+}
+
+void Realtime::OnStrand(const SocketPtr& socket, std::function<void()> fn) {
+  auto session = io_.engine().FindSession(socket->connection_id());
+  if (session) {
+    boost::asio::post(session->strand(), std::move(fn));
+  } else {
+    fn();
+  }
+}
+
+absl::Status Realtime::JoinRoomOnStrand(sio::Socket& s, SocketState& state, const std::string& room) {
+  auto channel = sb::bus::RoomChannel(room);
+  if (!channel.ok()) return absl::InvalidArgumentError(std::string(channel.status().message()));
+  if (state.public_rooms.count(room)) return absl::OkStatus();
+  if (static_cast<int>(state.public_rooms.size()) >= options_.max_rooms_per_socket) {
+    CountRefusal("max_rooms");
+    return absl::ResourceExhaustedError(
+        absl::StrCat("room limit reached (max ", options_.max_rooms_per_socket, " per socket)"));
+  }
+  if (!AddChannel(state, *channel)) {
+    CountRefusal("max_subscriptions");
+    return absl::ResourceExhaustedError(
+        absl::StrCat("subscription limit reached (max ", options_.max_subscriptions_per_socket, " per socket)"));
+  }
+  state.public_rooms.insert(room);
+  s.Join(room);
+  return absl::OkStatus();
+}
+
+void Realtime::JoinAuthorizedRoom(const SocketPtr& socket, const std::string& room,
+                                  std::function<void(absl::Status)> done) {
+  OnStrand(socket, [this, socket, room, done = std::move(done)] {
+    auto state = StateOf(*socket);
+    if (!socket->connected() || !state) return done(absl::UnavailableError("socket disconnected"));
+    done(JoinRoomOnStrand(*socket, *state, room));
+  });
+}
+
+void Realtime::LeaveAuthorizedRoom(const SocketPtr& socket, const std::string& room) {
+  OnStrand(socket, [this, socket, room] {
+    auto state = StateOf(*socket);
+    if (!state || !state->public_rooms.erase(room)) return;
+    socket->Leave(room);
+    if (auto channel = sb::bus::RoomChannel(room); channel.ok()) RemoveChannel(*state, *channel);
+  });
 }
 
 void Realtime::OnRoomJoin(sio::Socket& s, sio::Message& msg, sio::Ack ack) {

@@ -33,6 +33,8 @@
 
 #include <boost/json/object.hpp>
 
+#include "absl/status/status.h"
+
 #include "sb/auth/verifier.h"
 #include "sb/bus/envelope.h"
 #include "sb/metrics/metrics.h"
@@ -83,6 +85,21 @@ struct RealtimeStats {
   std::vector<std::pair<std::string, int64_t>> refusals_by_reason;
 };
 
+// Identity of an authenticated socket as its token presented it (for the user directory).
+struct AuthenticatedUser {
+  std::string user_id;
+  std::string username;
+  std::string display_name;
+  std::string avatar_url;
+};
+
+// Handles one client event owned by another service (chat, presence) for the authenticated user
+// `user`. Runs on the socket's strand after the guardrails (rate limit, authentication); must not
+// block: answer `ack` later from any thread.
+using ServiceEventHandler = std::function<void(const std::shared_ptr<socketio::server::Socket>& socket,
+                                               const std::string& user, socketio::server::Message& msg,
+                                               socketio::server::Ack ack)>;
+
 class Realtime {
  public:
   Realtime(RealtimeOptions options, sb::auth::Verifier verifier, socketio::server::Server& io,
@@ -93,6 +110,22 @@ class Realtime {
 
   // Registers the "/" middleware and connection handler. Call once before serving.
   void Install();
+
+  // Before Install(): `handler` answers `event` (one of the service events of DESIGN.md) instead of
+  // the "unsupported_event" placeholder.
+  void SetServiceHandler(const std::string& event, ServiceEventHandler handler);
+  // Before Install(): called (on the strand, must not block) when a socket authenticates with a
+  // token (CONNECT or the auth event; not for recovered sockets).
+  void OnUserAuthenticated(std::function<void(const AuthenticatedUser&)> callback);
+
+  // Joins `socket` to a room the caller has authorized (e.g. "conversation:42" once chat confirmed
+  // participation): like room:join it subscribes the room's bus channel and counts against the
+  // per-socket room and subscription limits. Runs on the socket's strand; `done` gets OK or
+  // ResourceExhausted (limit) / Unavailable (socket gone). Thread-safe.
+  void JoinAuthorizedRoom(const std::shared_ptr<socketio::server::Socket>& socket, const std::string& room,
+                          std::function<void(absl::Status)> done);
+  // Leaves a room joined with JoinAuthorizedRoom (or room:join). Thread-safe.
+  void LeaveAuthorizedRoom(const std::shared_ptr<socketio::server::Socket>& socket, const std::string& room);
 
   // The engine's allowRequest hook: Origin allow-list (403), instance connection cap (503).
   std::optional<socketio::server::Refusal> AllowRequest(const socketio::server::RequestInfo& request);
@@ -156,6 +189,11 @@ class Realtime {
   std::unordered_map<std::string, Tracked> sockets_;      // guarded by mu_
   std::unordered_map<std::string, int> channel_refs_;     // guarded by mu_
   std::atomic<int64_t> evictions_total_{0};
+  std::unordered_map<std::string, ServiceEventHandler> service_handlers_;  // set before Install
+  std::function<void(const AuthenticatedUser&)> on_user_authenticated_;  // set before Install
+  // Runs `fn` on the socket's strand (inline when the session is gone).
+  void OnStrand(const SocketPtr& socket, std::function<void()> fn);
+  absl::Status JoinRoomOnStrand(socketio::server::Socket& socket, SocketState& state, const std::string& room);
 };
 
 }  // namespace sb::gateway

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "sb/common/log.h"
 #include "sb/common/status.h"
+#include "sb/rpc/client.h"
 
 namespace sb::gateway {
 
@@ -63,6 +64,23 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Create(GatewayConf
       .unsubscribe = [self](const std::string& ch) { if (self->bus_) self->bus_->Unsubscribe(ch); }};
   s->realtime_ = std::make_unique<Realtime>(ro, std::move(verifier), *s->sio_, channels,
                                             sb::metrics::DefaultRegistry());
+  if (!c.chat_addr.empty()) {
+    sb::rpc::ClientOptions chat_options;
+    chat_options.default_timeout = absl::Milliseconds(c.chat_timeout.count());
+    // Reads are safe to retry on UNAVAILABLE; SendMessage is too (idempotent on clientMessageId).
+    chat_options.idempotent_methods = {"/switchboard.chat.v1.ChatService/GetConversation",
+                                       "/switchboard.chat.v1.ChatService/ListConversations",
+                                       "/switchboard.chat.v1.ChatService/ListMessages",
+                                       "/switchboard.chat.v1.ChatService/GetUnreadCounts",
+                                       "/switchboard.chat.v1.ChatService/ListBlocked",
+                                       "/switchboard.chat.v1.ChatService/UpsertUser",
+                                       "/switchboard.chat.v1.ChatService/SendMessage"};
+    SB_ASSIGN_OR_RETURN(auto channel, sb::rpc::MakeChannel(c.chat_addr, chat_options));
+    s->chat_ = std::make_unique<ChatClient>(std::move(channel), chat_options.default_timeout);
+    InstallChatHandlers(*s->realtime_, *s->chat_);
+    SB_ASSIGN_OR_RETURN(sb::auth::Verifier rest_verifier, sb::auth::Verifier::FromOptions(c.auth));
+    s->chat_rest_ = std::make_unique<ChatRest>(std::move(rest_verifier), *s->chat_);
+  }
   s->realtime_->Install();
 
   SB_ASSIGN_OR_RETURN(
@@ -110,6 +128,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Create(GatewayConf
 }
 
 void GatewayServer::ServeFallback(const sio::Request& request, const sio::RequestInfo& info, sio::Responder respond) {
+  if (chat_rest_ && chat_rest_->Handle(request, info, respond)) return;
   sb::metrics::HttpRequest req{info.method, info.target, info.path, request.body()};
   sb::metrics::HttpResponse res = admin_->Handle(req);
   sio::Response out = sio::MakeResponse(static_cast<sio::http::status>(res.status), res.content_type, std::move(res.body));
@@ -159,6 +178,8 @@ void GatewayServer::Shutdown(absl::Time deadline) {
   const absl::Time sessions_deadline = std::min(deadline, absl::Now() + absl::Seconds(5));
   while (engine_->session_count() > 0 && absl::Now() < sessions_deadline) absl::SleepFor(absl::Milliseconds(20));
   absl::SleepFor(absl::Milliseconds(100));  // let the last close frames go out
+  // Chat callbacks answer acks and join rooms through Realtime: let them finish first.
+  if (chat_) chat_->WaitIdle(std::min(deadline, absl::Now() + absl::Seconds(5)));
   grpc_->Drain(deadline);
   bus_.reset();
   pool_->Stop();  // finishes queued recovery saves

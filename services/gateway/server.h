@@ -31,10 +31,12 @@
 #include "sb/socketio/server/engine.h"
 #include "sb/socketio/server/http.h"
 #include "sb/socketio/server/server.h"
+#include "services/gateway/chat_handlers.h"
 #include "services/gateway/config.h"
 #include "services/gateway/gateway_service.h"
 #include "services/gateway/realtime.h"
 #include "services/gateway/redis_recovery_store.h"
+#include "services/gateway/rest.h"
 
 namespace sb::gateway {
 
@@ -66,6 +68,9 @@ class GatewayServer {
   boost::asio::io_context io_;
   std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<sb::BlockingPool> pool_;
+  // Declared before the socket.io server so that it outlives every handler using it.
+  std::unique_ptr<ChatClient> chat_;
+  std::unique_ptr<ChatRest> chat_rest_;
   std::optional<sb::bus::Publisher> publisher_;
   std::shared_ptr<RedisRecoveryStore> recovery_;
   std::unique_ptr<socketio::server::EngineServer> engine_;

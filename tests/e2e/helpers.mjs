@@ -94,3 +94,119 @@ export function ackAll(socket, event, ...args) {
     socket.timeout(5_000).emit(event, ...args, (err, ...reply) => (err ? reject(err) : resolve(reply)));
   });
 }
+
+// ---- service stack helpers (chat e2e; usable by any suite) -------------------------------------
+
+import { createHmac } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import net from "node:net";
+import os from "node:os";
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+// An HS256 JWT signed with `secret`; `claims` overrides sub/username/iat/exp (1 h).
+export function mintToken(secret, claims = {}) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ sub: "user-1", username: "user1", iat: now, exp: now + 3600, ...claims })}`;
+  return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`;
+}
+
+function tcpReady(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, "127.0.0.1");
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once("error", () => resolve(false));
+  });
+}
+
+// Spawns a long-running child (killed with the test process); `ready()` is polled until true.
+// Resolves with { child, output(), stop() }; stop() sends SIGTERM and resolves with the exit code.
+export async function startProcess(name, command, args, { env = {}, ready, timeoutMs = 20_000 } = {}) {
+  const child = spawn(command, args, { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited (${child.exitCode}): ${output}`);
+    if (await ready().catch(() => false)) break;
+    if (Date.now() > deadline) throw new Error(`${name} not ready: ${output}`);
+    await sleep(50);
+  }
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    running.delete(child);
+    return child.exitCode;
+  };
+  return { child, output: () => output, stop };
+}
+
+// A private redis-server on a free port.
+export async function startRedis() {
+  const port = await freePort();
+  const proc = await startProcess("redis-server", "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { ready: () => tcpReady(port) });
+  return { ...proc, port, url: `redis://127.0.0.1:${port}` };
+}
+
+// A private Postgres (initdb in a temp dir, trust auth) on a free port. As root, Postgres runs as
+// the `postgres` user (it refuses root), like libs/testing and tools/dev do.
+export async function startPostgres() {
+  const bindir = process.env.SB_PG_BINDIR ||
+    execFileSync("sh", ["-c", "ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1"]).toString().trim();
+  const root = process.getuid && process.getuid() === 0;
+  const dir = mkdtempSync(path.join(os.tmpdir(), "sb-e2e-pg-"));
+  const asPg = (cmd, args) => (root ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args]);
+  if (root) execFileSync("chown", ["postgres:postgres", dir]);
+  const data = path.join(dir, "data");
+  const [initCmd, initArgs] = asPg(path.join(bindir, "initdb"), ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"]);
+  execFileSync(initCmd, initArgs, { stdio: "ignore" });
+  const port = await freePort();
+  const [cmd, args] = asPg(path.join(bindir, "postgres"),
+    ["-D", data, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-k", dir]);
+  // Signals to runuser do not reliably reach postgres: stop it with pg_ctl, also when the test
+  // process exits early.
+  const pgCtl = (mode) => {
+    const [c, a] = asPg(path.join(bindir, "pg_ctl"), ["-D", data, "-m", mode, "-w", "stop"]);
+    try {
+      execFileSync(c, a, { stdio: "ignore" });
+    } catch {}
+  };
+  const onExit = () => pgCtl("immediate");
+  process.on("exit", onExit);
+  const proc = await startProcess("postgres", cmd, args, { ready: () => tcpReady(port), timeoutMs: 30_000 });
+  return {
+    ...proc,
+    port,
+    url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
+    stop: async () => {
+      pgCtl("fast");
+      process.off("exit", onExit);
+      const code = await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}

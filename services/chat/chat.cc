@@ -1,0 +1,466 @@
+#include "services/chat/chat.h"
+
+#include <boost/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "sb/bus/channels.h"
+#include "sb/common/log.h"
+#include "services/chat/convert.h"
+
+namespace sb::chat {
+namespace {
+
+namespace pb = ::switchboard::chat::v1;
+
+absl::Status CheckUserId(const std::string& id, const char* field) {
+  absl::Status s = sb::bus::ValidateId(id, "user id");
+  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(field, ": ", s.message()));
+  return absl::OkStatus();
+}
+
+absl::Status CheckConversationId(int64_t id) {
+  if (id <= 0) return absl::InvalidArgumentError("conversation_id: must be a positive id");
+  return absl::OkStatus();
+}
+
+absl::Status CheckText(const std::string& text, const char* field, size_t max_bytes, bool required) {
+  if (required && text.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
+  if (text.size() > max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", text.size(), " bytes, at most ", max_bytes));
+  }
+  if (!sb::bus::IsValidUtf8(text)) return absl::InvalidArgumentError(absl::StrCat(field, ": not valid UTF-8"));
+  return absl::OkStatus();
+}
+
+std::vector<std::string> Others(const std::vector<Audience>& audience, const std::string& user) {
+  std::vector<std::string> out;
+  for (const auto& a : audience) {
+    if (a.user_id != user) out.push_back(a.user_id);
+  }
+  return out;
+}
+
+std::string MessageJson(const Message& m, bool for_sender) {
+  pb::Message p;
+  ToProto(m, for_sender, &p);
+  return ToJson(p);
+}
+
+}  // namespace
+
+void LoggingNotifier::NewMessage(const std::string& recipient, const Message& message) {
+  count_.fetch_add(1);
+  sb::log::Info("new_message notification (notification service not wired yet)",
+                {{"recipient", recipient},
+                 {"conversation_id", message.conversation_id},
+                 {"message_id", message.id},
+                 {"sender", message.sender_id}});
+}
+
+Chat::Chat(ChatStore& store, EventSink& events, PresenceReader& presence, OfflineNotifier& notifier, ChatOptions options,
+           Clock clock)
+    : store_(store),
+      events_(events),
+      presence_(presence),
+      notifier_(notifier),
+      options_(options),
+      clock_(std::move(clock)),
+      gate_(options.moderation) {}
+
+void Chat::Publish(const std::vector<std::string>& users, const std::string& event, const std::string& payload) {
+  if (users.empty()) return;
+  absl::Status s = events_.PublishToUsers(users, event, payload);
+  if (!s.ok()) {
+    sb::log::Warn("event not published (the write is committed; clients resync over REST)",
+                  {{"event", event}, {"error", s.ToString()}});
+  }
+}
+
+void Chat::FillOnline(std::vector<Conversation>& conversations) {
+  std::vector<std::string> users;
+  for (const auto& c : conversations) {
+    for (const auto& p : c.participants) users.push_back(p.user.id);
+  }
+  if (users.empty()) return;
+  auto online = presence_.AreOnline(users);
+  if (!online.ok() || online->size() != users.size()) {
+    // Unknown presence is shown as offline rather than failing the whole list.
+    sb::log::Warn("presence unavailable", {{"error", online.ok() ? "size mismatch" : online.status().ToString()}});
+    return;
+  }
+  size_t i = 0;
+  for (auto& c : conversations) {
+    for (auto& p : c.participants) p.user.is_online = (*online)[i++];
+  }
+}
+
+absl::StatusOr<User> Chat::UpsertUser(const User& user) {
+  if (absl::Status s = CheckUserId(user.id, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckText(user.username, "username", 128, false); !s.ok()) return s;
+  if (absl::Status s = CheckText(user.display_name, "display_name", 256, false); !s.ok()) return s;
+  if (absl::Status s = CheckText(user.avatar_url, "avatar_url", kMaxUrlBytes, false); !s.ok()) return s;
+  return store_.UpsertUser(user);
+}
+
+void Chat::PublishConversation(const Conversation& conversation, const std::vector<std::string>& users) {
+  // Each receiver's view differs only in per-user fields (unread, mute, read position), which are
+  // fresh (zero / false) for a new conversation, and in `participant` for direct ones.
+  for (const auto& user : users) {
+    pb::Conversation p;
+    Conversation view = conversation;
+    view.unread_count = 0;
+    view.muted = false;
+    view.last_read_seq = 0;
+    ToProto(view, user, &p);
+    Publish({user}, "conversation:updated", ToJson(p));
+  }
+}
+
+absl::StatusOr<ChatStore::DirectResult> Chat::GetOrCreateDirect(const std::string& user, const std::string& other) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckUserId(other, "other_user_id"); !s.ok()) return s;
+  auto result = store_.FindOrCreateDirect(user, other);
+  if (!result.ok()) return result.status();
+  if (result->created) PublishConversation(result->conversation, {user, other});
+  std::vector<Conversation> one{result->conversation};
+  FillOnline(one);
+  result->conversation = std::move(one[0]);
+  return result;
+}
+
+absl::StatusOr<Conversation> Chat::CreateGroup(const std::string& user, const std::string& title,
+                                               const std::vector<std::string>& members) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckText(title, "title", kMaxTitleBytes, true); !s.ok()) return s;
+  if (members.empty() || static_cast<int>(members.size()) > kMaxGroupMembers) {
+    return absl::InvalidArgumentError(absl::StrCat("participant_ids: 1..", kMaxGroupMembers, " users required"));
+  }
+  for (const auto& m : members) {
+    if (absl::Status s = CheckUserId(m, "participant_ids"); !s.ok()) return s;
+  }
+  auto conversation = store_.CreateGroup(user, title, members);
+  if (!conversation.ok()) return conversation.status();
+  std::vector<std::string> everyone;
+  for (const auto& p : conversation->participants) everyone.push_back(p.user.id);
+  PublishConversation(*conversation, everyone);
+  std::vector<Conversation> one{*std::move(conversation)};
+  FillOnline(one);
+  return std::move(one[0]);
+}
+
+absl::StatusOr<Conversation> Chat::GetConversation(const std::string& user, int64_t conversation_id) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckConversationId(conversation_id); !s.ok()) return s;
+  auto conversation = store_.GetConversation(user, conversation_id);
+  if (!conversation.ok()) return conversation.status();
+  std::vector<Conversation> one{*std::move(conversation)};
+  FillOnline(one);
+  return std::move(one[0]);
+}
+
+absl::StatusOr<ConversationPage> Chat::ListConversations(const std::string& user, int limit, const std::string& cursor) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (limit == 0) limit = 20;
+  if (limit < 1 || limit > 100) return absl::InvalidArgumentError("limit: 1..100");
+  auto page = store_.ListConversations(user, limit, cursor);
+  if (!page.ok()) return page.status();
+  FillOnline(page->conversations);
+  return page;
+}
+
+absl::StatusOr<Conversation> Chat::SetMuted(const std::string& user, int64_t conversation_id, bool muted) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckConversationId(conversation_id); !s.ok()) return s;
+  if (absl::Status s = store_.SetMuted(user, conversation_id, muted); !s.ok()) return s;
+  auto conversation = GetConversation(user, conversation_id);
+  if (conversation.ok()) {
+    pb::Conversation p;
+    ToProto(*conversation, user, &p);
+    Publish({user}, "conversation:updated", ToJson(p));  // the user's other devices
+  }
+  return conversation;
+}
+
+absl::StatusOr<Conversation> Chat::AfterMembershipChange(const std::string& user,
+                                                         absl::StatusOr<ChatStore::MembershipResult> result) {
+  if (!result.ok()) return result.status();
+  // Per-user fields differ, but a membership change is about the participant list: everyone gets
+  // the shared part (their own unread/mute come from the list or GetConversation).
+  PublishConversation(result->conversation, result->affected);
+  std::vector<Conversation> one{std::move(result->conversation)};
+  FillOnline(one);
+  return std::move(one[0]);
+}
+
+absl::StatusOr<Conversation> Chat::AddParticipants(const std::string& user, int64_t conversation_id,
+                                                   const std::vector<std::string>& members) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckConversationId(conversation_id); !s.ok()) return s;
+  if (members.empty() || static_cast<int>(members.size()) > kMaxGroupMembers) {
+    return absl::InvalidArgumentError(absl::StrCat("participant_ids: 1..", kMaxGroupMembers, " users required"));
+  }
+  for (const auto& m : members) {
+    if (absl::Status s = CheckUserId(m, "participant_ids"); !s.ok()) return s;
+  }
+  return AfterMembershipChange(user, store_.AddParticipants(user, conversation_id, members));
+}
+
+absl::StatusOr<Conversation> Chat::RemoveParticipant(const std::string& user, int64_t conversation_id,
+                                                     const std::string& member) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckConversationId(conversation_id); !s.ok()) return s;
+  if (absl::Status s = CheckUserId(member, "participant_id"); !s.ok()) return s;
+  return AfterMembershipChange(user, store_.RemoveParticipant(user, conversation_id, member));
+}
+
+absl::StatusOr<Conversation> Chat::SetParticipantRole(const std::string& user, int64_t conversation_id,
+                                                      const std::string& member, const std::string& role) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckConversationId(conversation_id); !s.ok()) return s;
+  if (absl::Status s = CheckUserId(member, "participant_id"); !s.ok()) return s;
+  return AfterMembershipChange(user, store_.SetRole(user, conversation_id, member, role));
+}
+
+absl::Status Chat::LeaveConversation(const std::string& user, int64_t conversation_id) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckConversationId(conversation_id); !s.ok()) return s;
+  auto result = store_.Leave(user, conversation_id);
+  if (!result.ok()) return result.status();
+  std::vector<std::string> remaining = result->affected;
+  remaining.pop_back();  // the leaver, last
+  if (!remaining.empty()) {
+    auto conversation = store_.GetConversation(remaining.front(), conversation_id);
+    if (conversation.ok()) PublishConversation(*conversation, remaining);
+  }
+  boost::json::object gone{{"conversationId", std::to_string(conversation_id)}, {"userId", user}, {"left", true}};
+  Publish({user}, "conversation:updated", boost::json::serialize(gone));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ChatStore::SendResult> Chat::SendMessage(const SendInput& in) {
+  if (absl::Status s = CheckUserId(in.user, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckConversationId(in.conversation_id); !s.ok()) return s;
+  if (in.client_message_id.empty() || in.client_message_id.size() > 128 || !sb::bus::IsValidUtf8(in.client_message_id)) {
+    return absl::InvalidArgumentError("client_message_id: 1..128 bytes of UTF-8 required (the idempotency key)");
+  }
+  const std::string type = in.type.empty() ? "text" : in.type;
+  if (type == "text") {
+    if (absl::Status s = CheckText(in.content, "content", kMaxMessageBytes, true); !s.ok()) return s;
+    if (!in.media_url.empty()) return absl::InvalidArgumentError("media_url: only for image messages");
+  } else if (type == "image") {
+    if (absl::Status s = CheckText(in.content, "content", kMaxMessageBytes, false); !s.ok()) return s;
+    if (absl::Status s = CheckText(in.media_url, "media_url", kMaxUrlBytes, true); !s.ok()) return s;
+    if (!absl::StartsWith(in.media_url, "https://") && !absl::StartsWith(in.media_url, "http://")) {
+      return absl::InvalidArgumentError("media_url: must be an http(s) URL");
+    }
+  } else if (type == "system") {
+    if (!in.internal) return absl::InvalidArgumentError("type: system messages are sent by the server only");
+    if (absl::Status s = CheckText(in.content, "content", kMaxMessageBytes, true); !s.ok()) return s;
+  } else {
+    return absl::InvalidArgumentError("type: one of text, image");
+  }
+
+  ChatStore::NewMessage message{.conversation_id = in.conversation_id,
+                                .sender_id = in.user,
+                                .client_message_id = in.client_message_id,
+                                .type = type,
+                                .content = in.content,
+                                .media_url = in.media_url};
+  if (type != "system") {
+    auto author = store_.GetAuthor(in.user);
+    if (!author.ok()) return author.status();
+    GateDecision decision = gate_.Evaluate(in.user, clock_(), author->first_seen, author->shadowed);
+    if (!decision.status.ok()) return decision.status;
+    message.content = gate_.Apply(decision, in.content, message.moderation);
+  }
+  auto result = store_.SendMessage(message);
+  if (!result.ok() || !result->created) return result;  // a retry: everything was published the first time
+
+  const Message& m = result->message;
+  if (m.moderation.shadowed) {
+    Publish({in.user}, "message:new", MessageJson(m, true));
+    return result;
+  }
+  Publish(Others(result->audience, in.user), "message:new", MessageJson(m, false));
+  Publish({in.user}, "message:new", MessageJson(m, true));  // the sender's other devices
+  NotifyOffline(m, result->audience);
+  return result;
+}
+
+void Chat::NotifyOffline(const Message& message, const std::vector<Audience>& audience) {
+  std::vector<std::string> candidates;
+  for (const auto& a : audience) {
+    if (a.user_id != message.sender_id && !a.muted) candidates.push_back(a.user_id);
+  }
+  if (candidates.empty()) return;
+  auto online = presence_.AreOnline(candidates);
+  if (!online.ok() || online->size() != candidates.size()) {
+    sb::log::Warn("presence unavailable; no offline notifications for this message",
+                  {{"message_id", message.id}});
+    return;
+  }
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (!(*online)[i]) notifier_.NewMessage(candidates[i], message);
+  }
+}
+
+absl::StatusOr<Message> Chat::EditMessage(const std::string& user, int64_t message_id, const std::string& content) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (message_id <= 0) return absl::InvalidArgumentError("message_id: must be a positive id");
+  if (absl::Status s = CheckText(content, "content", kMaxMessageBytes, true); !s.ok()) return s;
+  // Edits go through the same link rules as sends (no rate count: an edit is not a new message).
+  std::string text = content;
+  auto author = store_.GetAuthor(user);
+  if (!author.ok()) return author.status();
+  const absl::Time now = clock_();
+  GateDecision decision;
+  if (options_.moderation.new_account_age > absl::ZeroDuration() &&
+      now - author->first_seen < options_.moderation.new_account_age) {
+    decision.strip_links = true;
+  }
+  if (decision.strip_links) text = StripLinks(content).text;
+  auto result = store_.EditMessage(user, message_id, text);
+  if (!result.ok()) return result.status();
+  const Message& m = result->message;
+  if (m.moderation.shadowed) {
+    Publish({user}, "message:updated", MessageJson(m, true));
+  } else {
+    Publish(Others(result->audience, user), "message:updated", MessageJson(m, false));
+    Publish({user}, "message:updated", MessageJson(m, true));
+  }
+  return m;
+}
+
+absl::StatusOr<Message> Chat::DeleteMessage(const std::string& user, int64_t message_id) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (message_id <= 0) return absl::InvalidArgumentError("message_id: must be a positive id");
+  auto result = store_.DeleteMessage(user, message_id);
+  if (!result.ok()) return result.status();
+  const Message& m = result->message;
+  if (result->changed) {
+    if (m.moderation.shadowed) {
+      Publish({user}, "message:deleted", MessageJson(m, true));
+    } else {
+      Publish(Others(result->audience, user), "message:deleted", MessageJson(m, false));
+      Publish({user}, "message:deleted", MessageJson(m, true));
+    }
+  }
+  return m;
+}
+
+absl::StatusOr<MessagePage> Chat::ListMessages(const std::string& user, int64_t conversation_id, int64_t before_seq,
+                                               int64_t after_seq, int limit) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckConversationId(conversation_id); !s.ok()) return s;
+  if (before_seq >= 0 && after_seq >= 0) return absl::InvalidArgumentError("before and after: give at most one");
+  if (limit == 0) limit = 50;
+  if (limit < 1 || limit > 100) return absl::InvalidArgumentError("limit: 1..100");
+  return store_.ListMessages(user, conversation_id, before_seq, after_seq, limit);
+}
+
+absl::StatusOr<ChatStore::ReadResult> Chat::MarkRead(const std::string& user, int64_t conversation_id, int64_t seq) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckConversationId(conversation_id); !s.ok()) return s;
+  if (seq < 0) return absl::InvalidArgumentError("seq: must not be negative");
+  auto result = store_.MarkRead(user, conversation_id, seq);
+  if (!result.ok() || !result->moved) return result;
+  boost::json::object payload{{"conversationId", std::to_string(conversation_id)},
+                              {"userId", user},
+                              {"lastReadSeq", std::to_string(result->last_read_seq)}};
+  Publish(Others(result->audience, user), "message:read", boost::json::serialize(payload));
+  return result;
+}
+
+absl::StatusOr<UnreadCounts> Chat::GetUnreadCounts(const std::string& user) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  return store_.GetUnreadCounts(user);
+}
+
+void Chat::PublishTyping(const std::string& user, int64_t conversation_id, bool typing,
+                         const std::vector<std::string>& others) {
+  boost::json::object payload{
+      {"conversationId", std::to_string(conversation_id)}, {"userId", user}, {"isTyping", typing}};
+  if (typing) payload["expiresInMs"] = absl::ToInt64Milliseconds(options_.typing_ttl);
+  Publish(others, "typing:update", boost::json::serialize(payload));
+}
+
+absl::StatusOr<bool> Chat::SetTyping(const std::string& user, int64_t conversation_id, bool typing) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckConversationId(conversation_id); !s.ok()) return s;
+  const absl::Time now = clock_();
+  {
+    std::lock_guard lock(typing_mu_);
+    const absl::Time second = absl::FromUnixSeconds(absl::ToUnixSeconds(now));
+    auto& [window, calls] = typing_rate_[user];
+    if (window != second) {
+      window = second;
+      calls = 0;
+    }
+    if (++calls > options_.typing_rate) {
+      return absl::ResourceExhaustedError(absl::StrCat("typing: at most ", options_.typing_rate, " per second"));
+    }
+    if (typing_rate_.size() > 100'000) typing_rate_.clear();  // bounded memory; only loosens the limit briefly
+    auto it = typing_.find({conversation_id, user});
+    if (typing && it != typing_.end() && now - it->second.started < options_.typing_throttle) {
+      it->second.expires = now + options_.typing_ttl;  // still typing: extend without republishing
+      return false;
+    }
+  }
+  auto audience = store_.ListAudience(user, conversation_id);
+  if (!audience.ok()) return audience.status();
+  std::vector<std::string> others = Others(*audience, user);
+  {
+    std::lock_guard lock(typing_mu_);
+    if (typing) {
+      typing_[{conversation_id, user}] = TypingEntry{now, now + options_.typing_ttl, others};
+    } else {
+      typing_.erase({conversation_id, user});
+    }
+  }
+  PublishTyping(user, conversation_id, typing, others);
+  return true;
+}
+
+int Chat::ExpireTyping() {
+  const absl::Time now = clock_();
+  std::vector<std::pair<std::pair<int64_t, std::string>, std::vector<std::string>>> expired;
+  {
+    std::lock_guard lock(typing_mu_);
+    for (auto it = typing_.begin(); it != typing_.end();) {
+      if (it->second.expires <= now) {
+        expired.emplace_back(it->first, std::move(it->second.others));
+        it = typing_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& [key, others] : expired) PublishTyping(key.second, key.first, false, others);
+  return static_cast<int>(expired.size());
+}
+
+absl::StatusOr<bool> Chat::Block(const std::string& user, const std::string& other) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckUserId(other, "blocked_user_id"); !s.ok()) return s;
+  return store_.Block(user, other);
+}
+
+absl::StatusOr<bool> Chat::Unblock(const std::string& user, const std::string& other) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckUserId(other, "blocked_user_id"); !s.ok()) return s;
+  return store_.Unblock(user, other);
+}
+
+absl::StatusOr<std::vector<User>> Chat::ListBlocked(const std::string& user) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  return store_.ListBlocked(user);
+}
+
+absl::Status Chat::SetShadowed(const std::string& user, bool shadowed, const std::string& reason) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (absl::Status s = CheckText(reason, "reason", 256, false); !s.ok()) return s;
+  return store_.SetShadowed(user, shadowed, reason);
+}
+
+}  // namespace sb::chat

@@ -1,0 +1,126 @@
+// Chat: the domain of sb-chat. Validates input, applies the moderation gate, runs the store
+// operation (one transaction each), then tells the participants through the EventSink and hands
+// offline recipients to the OfflineNotifier. No gRPC or libpqxx types; every method blocks (call it
+// on a BlockingPool thread). Thread-safe.
+//
+// Events (one JSON argument each; the shapes are the protobuf JSON of switchboard.chat.v1):
+//   message:new        Message, to every participant (the sender's copy carries `moderation`);
+//                      a shadowed author's message only to the author
+//   message:updated    Message, to every participant
+//   message:deleted    Message (content erased, isDeleted), to every participant
+//   message:read       {conversationId, userId, lastReadSeq}, to the other participants
+//   typing:update      {conversationId, userId, isTyping}, to the other participants
+//   conversation:updated  Conversation (as the receiver sees it), on creation and on mute changes
+// Event delivery is best effort after the commit: a bus failure is logged, the write stands.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/chat/model.h"
+#include "services/chat/moderation.h"
+#include "services/chat/ports.h"
+#include "services/chat/store.h"
+
+namespace sb::chat {
+
+inline constexpr int kMaxMessageBytes = 10'000;
+inline constexpr int kMaxGroupMembers = 255;
+inline constexpr int kMaxTitleBytes = 200;
+inline constexpr int kMaxUrlBytes = 2048;
+
+struct ChatOptions {
+  ModerationOptions moderation;
+  absl::Duration typing_ttl = absl::Seconds(5);       // a start without a stop expires after this
+  absl::Duration typing_throttle = absl::Seconds(2);  // repeated starts within it are not republished
+  int typing_rate = 10;                               // typing calls per second per user, then RESOURCE_EXHAUSTED
+};
+
+class Chat {
+ public:
+  using Clock = std::function<absl::Time()>;
+  // Every reference must outlive the Chat.
+  Chat(ChatStore& store, EventSink& events, PresenceReader& presence, OfflineNotifier& notifier, ChatOptions options,
+       Clock clock = [] { return absl::Now(); });
+
+  absl::StatusOr<User> UpsertUser(const User& user);
+
+  absl::StatusOr<ChatStore::DirectResult> GetOrCreateDirect(const std::string& user, const std::string& other);
+  absl::StatusOr<Conversation> CreateGroup(const std::string& user, const std::string& title,
+                                           const std::vector<std::string>& members);
+  absl::StatusOr<Conversation> GetConversation(const std::string& user, int64_t conversation_id);
+  absl::StatusOr<ConversationPage> ListConversations(const std::string& user, int limit, const std::string& cursor);
+  absl::StatusOr<Conversation> SetMuted(const std::string& user, int64_t conversation_id, bool muted);
+
+  // Group membership (chat.proto has the rules); conversation:updated to everyone affected.
+  absl::StatusOr<Conversation> AddParticipants(const std::string& user, int64_t conversation_id,
+                                               const std::vector<std::string>& members);
+  absl::StatusOr<Conversation> RemoveParticipant(const std::string& user, int64_t conversation_id,
+                                                 const std::string& member);
+  absl::StatusOr<Conversation> SetParticipantRole(const std::string& user, int64_t conversation_id,
+                                                  const std::string& member, const std::string& role);
+  absl::Status LeaveConversation(const std::string& user, int64_t conversation_id);
+
+  struct SendInput {
+    std::string user;
+    int64_t conversation_id = 0;
+    std::string client_message_id;
+    std::string type;  // "" = "text"
+    std::string content;
+    std::string media_url;
+    bool internal = false;  // internal callers may send "system" messages
+  };
+  absl::StatusOr<ChatStore::SendResult> SendMessage(const SendInput& input);
+  absl::StatusOr<Message> EditMessage(const std::string& user, int64_t message_id, const std::string& content);
+  absl::StatusOr<Message> DeleteMessage(const std::string& user, int64_t message_id);
+  // before_seq / after_seq < 0: not given (see ChatStore::ListMessages).
+  absl::StatusOr<MessagePage> ListMessages(const std::string& user, int64_t conversation_id, int64_t before_seq,
+                                           int64_t after_seq, int limit);
+  absl::StatusOr<ChatStore::ReadResult> MarkRead(const std::string& user, int64_t conversation_id, int64_t seq);
+  absl::StatusOr<UnreadCounts> GetUnreadCounts(const std::string& user);
+
+  // true when a typing:update was published (false: a repeated start within the throttle window).
+  absl::StatusOr<bool> SetTyping(const std::string& user, int64_t conversation_id, bool typing);
+  // Publishes isTyping:false for starts older than typing_ttl; call periodically. Returns how many.
+  int ExpireTyping();
+
+  absl::StatusOr<bool> Block(const std::string& user, const std::string& other);
+  absl::StatusOr<bool> Unblock(const std::string& user, const std::string& other);
+  absl::StatusOr<std::vector<User>> ListBlocked(const std::string& user);
+  absl::Status SetShadowed(const std::string& user, bool shadowed, const std::string& reason);
+
+ private:
+  void Publish(const std::vector<std::string>& users, const std::string& event, const std::string& payload);
+  void FillOnline(std::vector<Conversation>& conversations);
+  void NotifyOffline(const Message& message, const std::vector<Audience>& audience);
+  void PublishConversation(const Conversation& as_seen_by_creator, const std::vector<std::string>& users);
+  absl::StatusOr<Conversation> AfterMembershipChange(const std::string& user,
+                                                     absl::StatusOr<ChatStore::MembershipResult> result);
+  void PublishTyping(const std::string& user, int64_t conversation_id, bool typing,
+                     const std::vector<std::string>& others);
+
+  ChatStore& store_;
+  EventSink& events_;
+  PresenceReader& presence_;
+  OfflineNotifier& notifier_;
+  ChatOptions options_;
+  Clock clock_;
+  ModerationGate gate_;
+
+  struct TypingEntry {
+    absl::Time started;         // last published start
+    absl::Time expires;
+    std::vector<std::string> others;
+  };
+  std::mutex typing_mu_;
+  std::map<std::pair<int64_t, std::string>, TypingEntry> typing_;           // guarded by typing_mu_
+  std::map<std::string, std::pair<absl::Time, int>> typing_rate_;         // user -> (second, calls)
+};
+
+}  // namespace sb::chat

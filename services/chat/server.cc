@@ -1,0 +1,115 @@
+#include "services/chat/server.h"
+
+#include "absl/strings/str_cat.h"
+#include "sb/bus/channels.h"
+#include "sb/common/log.h"
+#include "sb/common/status.h"
+#include "sb/db/migrations.h"
+
+namespace sb::chat {
+
+absl::Status BusEventSink::PublishToUsers(const std::vector<std::string>& users, const std::string& event,
+                                          const std::string& payload_json) {
+  return publisher_.PublishToUsers(users, event, payload_json).status();
+}
+
+absl::StatusOr<std::vector<bool>> BusPresence::AreOnline(const std::vector<std::string>& users) {
+  std::vector<std::string> command{"PUBSUB", "NUMSUB"};
+  for (const auto& user : users) {
+    SB_ASSIGN_OR_RETURN(std::string channel, sb::bus::UserChannel(user));
+    command.push_back(std::move(channel));
+  }
+  SB_ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command(std::move(command)));
+  if (!reply.is_array() || reply.elements.size() != users.size() * 2) {
+    return absl::InternalError(absl::StrCat("PUBSUB NUMSUB: unexpected reply ", redis::DebugString(reply)));
+  }
+  std::vector<bool> online;
+  for (size_t i = 0; i < users.size(); ++i) online.push_back(reply.elements[2 * i + 1].integer > 0);
+  return online;
+}
+
+absl::StatusOr<std::unique_ptr<ChatServer>> ChatServer::Create(ChatConfig config) {
+  std::unique_ptr<ChatServer> s(new ChatServer(std::move(config)));
+  const ChatConfig& c = s->config_;
+  s->db_ = std::make_unique<sb::db::ConnectionPool>(sb::db::PoolOptions{
+      .url = c.postgres_url, .max_connections = c.postgres_pool_size, .statement_timeout = c.statement_timeout,
+      .application_name = "sb-chat"});
+  SB_ASSIGN_OR_RETURN(std::vector<int> applied, sb::db::ApplyMigrations(*s->db_, "chat", c.migrations_dir));
+  sb::log::Info("migrations", {{"dir", c.migrations_dir}, {"applied", static_cast<int64_t>(applied.size())}});
+
+  s->pool_ = std::make_unique<sb::BlockingPool>("db", c.postgres_pool_size, c.blocking_queue);
+  SB_ASSIGN_OR_RETURN(s->redis_, redis::Client::Create({.url = c.redis_url, .pool_size = c.redis_pool_size}));
+  SB_ASSIGN_OR_RETURN(sb::bus::Publisher publisher,
+                      sb::bus::Publisher::Create(*s->redis_, {.origin = "chat/" + c.instance_id,
+                                                              .max_stream_length = c.stream_max_length}));
+  s->publisher_.emplace(std::move(publisher));
+  s->events_ = std::make_unique<BusEventSink>(*s->publisher_);
+  s->presence_ = std::make_unique<BusPresence>(*s->redis_);
+  s->store_ = std::make_unique<ChatStore>(*s->db_);
+  s->chat_ = std::make_unique<Chat>(*s->store_, *s->events_, *s->presence_, s->notifier_, c.chat);
+  s->service_ = std::make_unique<ChatService>(*s->chat_, *s->pool_);
+  s->grpc_ = std::make_unique<sb::rpc::Server>(
+      sb::rpc::ServerOptions{.host = c.grpc_host, .port = c.grpc_port, .reflection = c.grpc_reflection});
+  s->grpc_->AddService(s->service_.get());
+
+  s->admin_ = std::make_unique<sb::metrics::AdminServer>(
+      sb::metrics::AdminServerOptions{.host = c.http_host, .port = static_cast<uint16_t>(c.http_port)});
+  ChatServer* self = s.get();
+  // Readiness reads a flag the typing thread refreshes (checks must not query on the Asio thread).
+  s->admin_->AddReadinessCheck("postgres", [self]() -> absl::Status {
+    return self->db_ok_.load() ? absl::OkStatus() : absl::UnavailableError("postgres unreachable");
+  });
+  return s;
+}
+
+ChatServer::~ChatServer() { Shutdown(absl::Now() + absl::Seconds(1)); }
+
+absl::Status ChatServer::Start() {
+  SB_RETURN_IF_ERROR(admin_->Start());
+  if (absl::Status s = grpc_->Start(); !s.ok()) {
+    admin_->Stop();
+    return s;
+  }
+  typing_thread_ = std::thread([this] { TypingLoop(); });
+  started_ = true;
+  sb::log::Info("chat listening", {{"grpc_port", grpc_->port()}, {"http_port", config_.http_port},
+                                   {"instance", config_.instance_id}});
+  return absl::OkStatus();
+}
+
+void ChatServer::TypingLoop() {
+  int ticks = 0;
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(250));
+    if (stopping_) break;
+    lock.unlock();
+    chat_->ExpireTyping();
+    if (++ticks % 20 == 0) {  // every ~5 s: the readiness flag
+      auto conn = db_->Acquire(absl::Seconds(1));
+      db_ok_.store(conn.ok() || absl::IsResourceExhausted(conn.status()));
+    }
+    lock.lock();
+  }
+}
+
+void ChatServer::Shutdown(absl::Time deadline) {
+  {
+    std::lock_guard lock(mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  // Create() may have failed half-way (e.g. migrations): only stop what exists and was started.
+  if (!started_) return;
+  admin_->SetDraining();
+  grpc_->SetServing(false);
+  grpc_->Drain(deadline);
+  if (typing_thread_.joinable()) typing_thread_.join();
+  pool_->Stop();
+  admin_->Stop();
+  sb::log::Info("chat stopped", {});
+}
+
+}  // namespace sb::chat

@@ -1,0 +1,517 @@
+// The chat domain and store against a real, private Postgres (sb::testing::PostgresServer).
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "sb/db/migrations.h"
+#include "sb/testing/servers.h"
+#include "services/chat/chat.h"
+
+namespace {
+
+using namespace sb::chat;
+
+struct Published {
+  std::vector<std::string> users;
+  std::string event;
+  std::string payload;
+};
+
+class RecordingSink : public EventSink {
+ public:
+  absl::Status PublishToUsers(const std::vector<std::string>& users, const std::string& event,
+                              const std::string& payload) override {
+    std::lock_guard lock(mu);
+    events.push_back({users, event, payload});
+    return absl::OkStatus();
+  }
+  // Events named `event` whose audience includes `user`.
+  std::vector<Published> To(const std::string& user, const std::string& event) {
+    std::lock_guard lock(mu);
+    std::vector<Published> out;
+    for (const auto& e : events) {
+      if (e.event == event && std::find(e.users.begin(), e.users.end(), user) != e.users.end()) out.push_back(e);
+    }
+    return out;
+  }
+  void Clear() {
+    std::lock_guard lock(mu);
+    events.clear();
+  }
+  std::mutex mu;
+  std::vector<Published> events;
+};
+
+class FakePresence : public PresenceReader {
+ public:
+  absl::StatusOr<std::vector<bool>> AreOnline(const std::vector<std::string>& users) override {
+    std::lock_guard lock(mu);
+    std::vector<bool> out;
+    for (const auto& u : users) out.push_back(online.count(u) > 0);
+    return out;
+  }
+  std::mutex mu;
+  std::set<std::string> online;
+};
+
+class CountingNotifier : public OfflineNotifier {
+ public:
+  void NewMessage(const std::string& recipient, const Message&) override {
+    std::lock_guard lock(mu);
+    recipients.push_back(recipient);
+  }
+  std::mutex mu;
+  std::vector<std::string> recipients;
+};
+
+// One Postgres for the whole binary; each test gets a fresh database.
+sb::testing::PostgresServer& Postgres() {
+  static auto server = [] {
+    auto s = sb::testing::PostgresServer::Start();
+    if (!s.ok()) FAIL("postgres: " << s.status().ToString());
+    return std::move(*s);
+  }();
+  return *server;
+}
+
+struct Fixture {
+  explicit Fixture(ChatOptions options = {}) {
+    static std::atomic<int> n{0};
+    const std::string db = absl::StrCat("chat_test_", n.fetch_add(1));
+    REQUIRE(Postgres().CreateDatabase(db).ok());
+    pool = std::make_unique<sb::db::ConnectionPool>(sb::db::PoolOptions{.url = Postgres().url(db), .max_connections = 8});
+    auto applied = sb::db::ApplyMigrations(*pool, "chat", SB_CHAT_DEFAULT_MIGRATIONS_DIR);
+    REQUIRE(applied.ok());
+    store = std::make_unique<ChatStore>(*pool);
+    chat = std::make_unique<Chat>(*store, sink, presence, notifier, options, [this] { return now; });
+  }
+  int64_t Direct(const std::string& a, const std::string& b) {
+    auto r = chat->GetOrCreateDirect(a, b);
+    REQUIRE(r.ok());
+    return r->conversation.id;
+  }
+  Message Send(const std::string& user, int64_t conversation, const std::string& text, std::string client_id = "") {
+    if (client_id.empty()) client_id = absl::StrCat("c", ++counter);
+    auto r = chat->SendMessage({.user = user, .conversation_id = conversation, .client_message_id = client_id, .content = text});
+    REQUIRE(r.ok());
+    return r->message;
+  }
+
+  absl::Time now = absl::FromUnixSeconds(1'900'000'000);
+  RecordingSink sink;
+  FakePresence presence;
+  CountingNotifier notifier;
+  std::unique_ptr<sb::db::ConnectionPool> pool;
+  std::unique_ptr<ChatStore> store;
+  std::unique_ptr<Chat> chat;
+  int counter = 0;
+};
+
+ChatOptions NoRateLimit() {
+  ChatOptions o;
+  o.moderation.send_rate = 0;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("concurrent find-or-create of a direct conversation yields one conversation", "[integration]") {
+  Fixture f(NoRateLimit());
+  constexpr int kThreads = 8;
+  std::vector<int64_t> ids(kThreads);
+  std::vector<int> created(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      // Both users race, from both sides.
+      auto r = i % 2 ? f.chat->GetOrCreateDirect("alice", "bob") : f.chat->GetOrCreateDirect("bob", "alice");
+      if (r.ok()) {
+        ids[i] = r->conversation.id;
+        created[i] = r->created ? 1 : 0;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kThreads; ++i) CHECK(ids[i] == ids[0]);
+  CHECK(ids[0] > 0);
+  CHECK(std::count(created.begin(), created.end(), 1) == 1);
+  auto conversation = f.chat->GetConversation("alice", ids[0]);
+  REQUIRE(conversation.ok());
+  CHECK(conversation->participants.size() == 2);
+  CHECK(f.chat->GetOrCreateDirect("alice", "alice").status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("a retried send with the same client message id stores one message", "[integration]") {
+  Fixture f(NoRateLimit());
+  const int64_t c = f.Direct("alice", "bob");
+  auto first = f.chat->SendMessage({.user = "alice", .conversation_id = c, .client_message_id = "m-1", .content = "hi"});
+  REQUIRE(first.ok());
+  CHECK(first->created);
+  f.sink.Clear();
+  auto retry = f.chat->SendMessage({.user = "alice", .conversation_id = c, .client_message_id = "m-1", .content = "hi"});
+  REQUIRE(retry.ok());
+  CHECK_FALSE(retry->created);
+  CHECK(retry->message.id == first->message.id);
+  CHECK(retry->message.seq == first->message.seq);
+  CHECK(f.sink.To("bob", "message:new").empty());  // a retry publishes nothing
+  auto page = f.chat->ListMessages("bob", c, -1, -1, 50);
+  REQUIRE(page.ok());
+  CHECK(page->messages.size() == 1);
+  auto unread = f.chat->GetUnreadCounts("bob");
+  REQUIRE(unread.ok());
+  CHECK(unread->total == 1);
+  // The same client id in another conversation is another message.
+  const int64_t c2 = f.Direct("alice", "carol");
+  auto other = f.chat->SendMessage({.user = "alice", .conversation_id = c2, .client_message_id = "m-1", .content = "hi"});
+  REQUIRE(other.ok());
+  CHECK(other->created);
+}
+
+TEST_CASE("paging forward while others send never skips or repeats a message", "[integration]") {
+  Fixture f(NoRateLimit());
+  auto group = f.chat->CreateGroup("alice", "team", {"bob", "carol"});
+  REQUIRE(group.ok());
+  const int64_t c = group->id;
+  constexpr int kPerWriter = 60;
+  std::atomic<bool> done{false};
+  std::mutex errors_mu;
+  std::vector<std::string> errors;
+  std::vector<std::thread> writers;
+  for (const std::string user : {"alice", "bob", "carol"}) {
+    writers.emplace_back([&, user] {
+      for (int i = 0; i < kPerWriter; ++i) {
+        auto r = f.chat->SendMessage(
+            {.user = user, .conversation_id = c, .client_message_id = absl::StrCat(user, i), .content = "x"});
+        if (!r.ok()) {
+          std::lock_guard lock(errors_mu);
+          errors.push_back(r.status().ToString());
+        }
+      }
+    });
+  }
+  std::vector<int64_t> seen;
+  int64_t after = 0;
+  auto read_pages = [&] {
+    while (true) {
+      auto page = f.chat->ListMessages("alice", c, -1, after, 7);
+      REQUIRE(page.ok());
+      for (const auto& m : page->messages) {
+        seen.push_back(m.seq);
+        after = m.seq;
+      }
+      if (!page->has_more) break;
+    }
+  };
+  std::thread reader([&] {
+    while (!done.load()) read_pages();
+  });
+  for (auto& w : writers) w.join();
+  done = true;
+  reader.join();
+  read_pages();
+  INFO((errors.empty() ? std::string() : errors[0]));
+  CHECK(errors.empty());
+  REQUIRE(seen.size() == 3 * kPerWriter);
+  for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == static_cast<int64_t>(i + 1));
+
+  // Backwards from the newest, in pages: the same set, ascending within each page.
+  std::vector<int64_t> back;
+  int64_t before = -1;
+  while (true) {
+    auto page = f.chat->ListMessages("bob", c, before, -1, 100);
+    REQUIRE(page.ok());
+    REQUIRE_FALSE(page->messages.empty());
+    for (size_t i = 1; i < page->messages.size(); ++i) CHECK(page->messages[i - 1].seq < page->messages[i].seq);
+    back.insert(back.begin(), page->messages.size(), 0);
+    for (size_t i = 0; i < page->messages.size(); ++i) back[i] = page->messages[i].seq;
+    before = page->messages.front().seq;
+    if (!page->has_more) break;
+  }
+  CHECK(back == seen);
+  CHECK(f.chat->ListMessages("bob", c, -1, -1, 101).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("blocking stops new conversations and messages but history stays readable", "[integration]") {
+  Fixture f(NoRateLimit());
+  const int64_t c = f.Direct("alice", "bob");
+  f.Send("alice", c, "before the block");
+  auto blocked = f.chat->Block("bob", "alice");
+  REQUIRE(blocked.ok());
+  CHECK(*blocked);
+  CHECK(*f.chat->Block("bob", "alice") == false);  // idempotent
+
+  auto send = f.chat->SendMessage({.user = "alice", .conversation_id = c, .client_message_id = "x", .content = "hey"});
+  CHECK(send.status().code() == absl::StatusCode::kPermissionDenied);
+  auto reply = f.chat->SendMessage({.user = "bob", .conversation_id = c, .client_message_id = "y", .content = "no"});
+  CHECK(reply.status().code() == absl::StatusCode::kPermissionDenied);  // the blocker cannot either
+  CHECK(f.chat->GetOrCreateDirect("alice", "bob").status().code() == absl::StatusCode::kPermissionDenied);
+  auto history = f.chat->ListMessages("alice", c, -1, -1, 50);
+  REQUIRE(history.ok());
+  REQUIRE(history->messages.size() == 1);
+  CHECK(history->messages[0].content == "before the block");
+
+  auto list = f.chat->ListBlocked("bob");
+  REQUIRE(list.ok());
+  REQUIRE(list->size() == 1);
+  CHECK((*list)[0].id == "alice");
+
+  REQUIRE(*f.chat->Unblock("bob", "alice"));
+  f.Send("alice", c, "after the unblock");
+  CHECK(f.chat->Block("bob", "bob").status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("unread counts follow sends, reads and deletes; mark-read never moves back", "[integration]") {
+  Fixture f(NoRateLimit());
+  const int64_t c1 = f.Direct("alice", "bob");
+  const int64_t c2 = f.Direct("carol", "bob");
+  f.Send("alice", c1, "1");
+  Message m2 = f.Send("alice", c1, "2");
+  f.Send("alice", c1, "3");
+  f.Send("carol", c2, "x");
+  f.Send("bob", c2, "bob's own message does not count for bob");  // and reads carol's for bob
+  f.Send("carol", c2, "y");
+
+  auto counts = f.chat->GetUnreadCounts("bob");
+  REQUIRE(counts.ok());
+  CHECK(counts->total == 4);
+  REQUIRE(counts->per_conversation.size() == 2);
+  CHECK(counts->per_conversation[0] == std::make_pair(c1, int64_t{3}));
+  CHECK(counts->per_conversation[1] == std::make_pair(c2, int64_t{1}));
+  CHECK(f.chat->GetUnreadCounts("alice")->total == 0);
+
+  f.sink.Clear();
+  auto read = f.chat->MarkRead("bob", c1, m2.seq);
+  REQUIRE(read.ok());
+  CHECK(read->moved);
+  CHECK(read->last_read_seq == m2.seq);
+  CHECK(read->unread_count == 1);
+  auto receipts = f.sink.To("alice", "message:read");
+  REQUIRE(receipts.size() == 1);
+  CHECK(receipts[0].payload.find("\"lastReadSeq\":\"2\"") != std::string::npos);
+  CHECK(f.sink.To("bob", "message:read").empty());  // to the other participants only
+
+  auto back = f.chat->MarkRead("bob", c1, 1);
+  REQUIRE(back.ok());
+  CHECK_FALSE(back->moved);
+  CHECK(back->last_read_seq == m2.seq);
+  CHECK(back->unread_count == 1);
+
+  // Deleting an unread message takes it off the count; a read one changes nothing.
+  Message m4 = f.Send("alice", c1, "4");
+  CHECK(f.chat->GetUnreadCounts("bob")->total == 3);
+  REQUIRE(f.chat->DeleteMessage("alice", m4.id).ok());
+  CHECK(f.chat->GetUnreadCounts("bob")->total == 2);
+  REQUIRE(f.chat->DeleteMessage("alice", m2.id).ok());
+  CHECK(f.chat->GetUnreadCounts("bob")->total == 2);
+
+  auto all = f.chat->MarkRead("bob", c1, 0);  // 0: everything
+  REQUIRE(all.ok());
+  CHECK(all->unread_count == 0);
+  auto list = f.chat->ListConversations("bob", 10, "");
+  REQUIRE(list.ok());
+  REQUIRE(list->conversations.size() == 2);
+  CHECK(list->conversations[0].id == c1);  // most recent activity first
+  CHECK(list->conversations[0].unread_count == 0);
+  CHECK(list->conversations[1].unread_count == 1);
+  REQUIRE(list->conversations[1].last_message.has_value());
+  CHECK(list->conversations[1].last_message->content == "y");
+  CHECK_FALSE(list->conversations[1].last_message->is_read);
+}
+
+TEST_CASE("edit and delete: author only, events, content erased", "[integration]") {
+  Fixture f(NoRateLimit());
+  const int64_t c = f.Direct("alice", "bob");
+  Message m = f.Send("alice", c, "secret text");
+  CHECK(f.chat->EditMessage("bob", m.id, "hijack").status().code() == absl::StatusCode::kPermissionDenied);
+  auto edited = f.chat->EditMessage("alice", m.id, "edited text");
+  REQUIRE(edited.ok());
+  CHECK(edited->content == "edited text");
+  CHECK(edited->edited_at_ms.has_value());
+  CHECK(f.sink.To("bob", "message:updated").size() == 1);
+
+  CHECK(f.chat->DeleteMessage("bob", m.id).status().code() == absl::StatusCode::kPermissionDenied);
+  auto deleted = f.chat->DeleteMessage("alice", m.id);
+  REQUIRE(deleted.ok());
+  CHECK(deleted->deleted);
+  CHECK(deleted->content.empty());
+  CHECK(f.sink.To("bob", "message:deleted").size() == 1);
+  auto history = f.chat->ListMessages("bob", c, -1, -1, 10);
+  REQUIRE(history.ok());
+  REQUIRE(history->messages.size() == 1);
+  CHECK(history->messages[0].deleted);
+  CHECK(history->messages[0].content.empty());
+  CHECK(f.chat->EditMessage("alice", m.id, "again").status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(f.chat->DeleteMessage("alice", 999999).status().code() == absl::StatusCode::kNotFound);
+}
+
+TEST_CASE("non-participants are refused; unknown conversations are not found", "[integration]") {
+  Fixture f(NoRateLimit());
+  const int64_t c = f.Direct("alice", "bob");
+  auto send = f.chat->SendMessage({.user = "mallory", .conversation_id = c, .client_message_id = "1", .content = "hi"});
+  CHECK(send.status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK(f.chat->ListMessages("mallory", c, -1, -1, 10).status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK(f.chat->GetConversation("mallory", c).status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK(f.chat->MarkRead("mallory", c, 0).status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK(f.chat->SetTyping("mallory", c, true).status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK(f.chat->GetConversation("alice", c + 1000).status().code() == absl::StatusCode::kNotFound);
+  auto bad = f.chat->SendMessage({.user = "alice", .conversation_id = c, .client_message_id = "", .content = "hi"});
+  CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
+  auto sys = f.chat->SendMessage({.user = "alice", .conversation_id = c, .client_message_id = "s", .type = "system", .content = "x"});
+  CHECK(sys.status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("moderation: rate limit with cooldown, new accounts, shadowed authors", "[integration]") {
+  ChatOptions options;
+  options.moderation = {.send_rate = 2, .send_window = absl::Seconds(10), .cooldown = absl::Seconds(60),
+                        .new_account_age = absl::ZeroDuration()};
+  Fixture f(options);
+  const int64_t c = f.Direct("alice", "bob");
+  f.Send("alice", c, "one https://a.io");
+  f.Send("alice", c, "two");
+  auto limited = f.chat->SendMessage({.user = "alice", .conversation_id = c, .client_message_id = "3", .content = "three"});
+  CHECK(limited.status().code() == absl::StatusCode::kResourceExhausted);
+  f.now += absl::Seconds(15);  // window over, cooldown not
+  Message cooled = f.Send("alice", c, "visit https://spam.example.com now");
+  CHECK(cooled.content == "visit [link removed] now");
+  CHECK(cooled.moderation.links_stripped);
+  CHECK(cooled.moderation.reason == "cooldown");
+  // The recipient sees the stripped text but not the moderation details.
+  auto bob_view = f.chat->ListMessages("bob", c, -1, -1, 10);
+  REQUIRE(bob_view.ok());
+  CHECK(bob_view->messages.back().content == "visit [link removed] now");
+  CHECK_FALSE(bob_view->messages.back().moderation.links_stripped);
+  auto alice_view = f.chat->ListMessages("alice", c, -1, -1, 10);
+  CHECK(alice_view->messages.back().moderation.links_stripped);
+
+  // Shadowed author: stored, echoed to the author, invisible and silent for everyone else.
+  REQUIRE(f.chat->SetShadowed("alice", true, "spam").ok());
+  f.now += absl::Minutes(5);
+  f.sink.Clear();
+  f.notifier.recipients.clear();
+  Message shadowed = f.Send("alice", c, "you won't see this");
+  CHECK(shadowed.moderation.shadowed);
+  CHECK(f.sink.To("bob", "message:new").empty());
+  CHECK(f.sink.To("alice", "message:new").size() == 1);
+  CHECK(f.notifier.recipients.empty());
+  auto bob_after = f.chat->ListMessages("bob", c, -1, -1, 10);
+  CHECK(bob_after->messages.back().id != shadowed.id);
+  auto alice_after = f.chat->ListMessages("alice", c, -1, -1, 10);
+  CHECK(alice_after->messages.back().id == shadowed.id);
+  CHECK(f.chat->GetUnreadCounts("bob")->total == 3);  // one, two, cooled — not the shadowed one
+}
+
+TEST_CASE("new accounts get links stripped", "[integration]") {
+  ChatOptions options = NoRateLimit();
+  options.moderation.new_account_age = absl::Hours(24);
+  Fixture f(options);
+  // first_seen comes from the database clock; the fixture clock is far in the future, so move it
+  // back to "now" to make the account new.
+  f.now = absl::Now();
+  const int64_t c = f.Direct("newbie", "bob");
+  Message m = f.Send("newbie", c, "check www.example.com");
+  CHECK(m.content == "check [link removed]");
+  CHECK(m.moderation.reason == "new_account");
+}
+
+TEST_CASE("offline participants get new_message notifications unless muted", "[integration]") {
+  Fixture f(NoRateLimit());
+  auto group = f.chat->CreateGroup("alice", "g", {"bob", "carol", "dave"});
+  REQUIRE(group.ok());
+  f.presence.online = {"alice", "carol"};
+  REQUIRE(f.chat->SetMuted("dave", group->id, true).ok());
+  f.Send("alice", group->id, "hello");
+  CHECK(f.notifier.recipients == std::vector<std::string>{"bob"});
+  auto list = f.chat->ListConversations("bob", 10, "");
+  REQUIRE(list.ok());
+  REQUIRE(list->conversations.size() == 1);
+  int online = 0;
+  for (const auto& p : list->conversations[0].participants) online += p.user.is_online ? 1 : 0;
+  CHECK(online == 2);
+}
+
+TEST_CASE("typing: participants only, throttled repeats, expiry publishes a stop", "[integration]") {
+  Fixture f(NoRateLimit());
+  const int64_t c = f.Direct("alice", "bob");
+  auto first = f.chat->SetTyping("alice", c, true);
+  REQUIRE(first.ok());
+  CHECK(*first);
+  CHECK(*f.chat->SetTyping("alice", c, true) == false);  // throttled repeat
+  CHECK(f.sink.To("bob", "typing:update").size() == 1);
+  CHECK(f.sink.To("alice", "typing:update").empty());
+  CHECK(f.chat->ExpireTyping() == 0);
+  f.now += absl::Seconds(6);
+  CHECK(f.chat->ExpireTyping() == 1);
+  auto updates = f.sink.To("bob", "typing:update");
+  REQUIRE(updates.size() == 2);
+  CHECK(updates[1].payload.find("\"isTyping\":false") != std::string::npos);
+}
+
+TEST_CASE("conversation list pages by last activity", "[integration]") {
+  Fixture f(NoRateLimit());
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(f.Direct("hub", absl::StrCat("peer", i)));
+  // Activity order: peer2 newest, then peer0, then the others by creation (newest first).
+  f.Send("peer0", ids[0], "a");
+  f.Send("peer2", ids[2], "b");
+  std::vector<int64_t> seen;
+  std::string cursor;
+  do {
+    auto page = f.chat->ListConversations("hub", 2, cursor);
+    REQUIRE(page.ok());
+    for (const auto& c : page->conversations) seen.push_back(c.id);
+    cursor = page->next_cursor;
+  } while (!cursor.empty());
+  CHECK(seen == std::vector<int64_t>{ids[2], ids[0], ids[4], ids[3], ids[1]});
+  CHECK(f.chat->ListConversations("hub", 2, "garbage").status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("group membership: admins add/remove/promote, leaving keeps an admin", "[integration]") {
+  Fixture f(NoRateLimit());
+  auto group = f.chat->CreateGroup("alice", "team", {"bob"});
+  REQUIRE(group.ok());
+  const int64_t g = group->id;
+  f.Send("alice", g, "before carol joined");
+
+  CHECK(f.chat->AddParticipants("bob", g, {"carol"}).status().code() == absl::StatusCode::kPermissionDenied);
+  auto added = f.chat->AddParticipants("alice", g, {"carol", "bob"});
+  REQUIRE(added.ok());
+  CHECK(added->participants.size() == 3);
+  CHECK(f.sink.To("carol", "conversation:updated").size() == 1);
+  CHECK(f.chat->GetUnreadCounts("carol")->total == 0);  // joins with history read
+  CHECK(f.chat->ListMessages("carol", g, -1, -1, 10)->messages.size() == 1);
+
+  // The last admin cannot step down; after promoting bob she can.
+  CHECK(f.chat->SetParticipantRole("alice", g, "alice", "member").status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+  REQUIRE(f.chat->SetParticipantRole("alice", g, "bob", "admin").ok());
+  REQUIRE(f.chat->SetParticipantRole("bob", g, "alice", "member").ok());
+  CHECK(f.chat->RemoveParticipant("alice", g, "carol").status().code() == absl::StatusCode::kPermissionDenied);
+
+  // Removed users lose access but are told.
+  const size_t told_before = f.sink.To("carol", "conversation:updated").size();
+  REQUIRE(f.chat->RemoveParticipant("bob", g, "carol").ok());
+  CHECK(f.sink.To("carol", "conversation:updated").size() == told_before + 1);
+  CHECK(f.chat->ListMessages("carol", g, -1, -1, 10).status().code() == absl::StatusCode::kPermissionDenied);
+  auto send = f.chat->SendMessage({.user = "carol", .conversation_id = g, .client_message_id = "z", .content = "hi"});
+  CHECK(send.status().code() == absl::StatusCode::kPermissionDenied);
+
+  // The only admin leaves: the longest-standing remaining member becomes admin.
+  REQUIRE(f.chat->LeaveConversation("bob", g).ok());
+  auto after = f.chat->GetConversation("alice", g);
+  REQUIRE(after.ok());
+  REQUIRE(after->participants.size() == 1);
+  CHECK(after->participants[0].user.id == "alice");
+  CHECK(after->participants[0].role == "admin");
+  // Re-adding a former member brings them back.
+  REQUIRE(f.chat->AddParticipants("alice", g, {"carol"}).ok());
+  CHECK(f.chat->ListMessages("carol", g, -1, -1, 10).ok());
+
+  const int64_t direct = f.Direct("alice", "bob");
+  CHECK(f.chat->AddParticipants("alice", direct, {"carol"}).status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(f.chat->LeaveConversation("alice", direct).code() == absl::StatusCode::kFailedPrecondition);
+}
