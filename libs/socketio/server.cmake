@@ -11,5 +11,5 @@ target_link_libraries(sb-sio-echo PRIVATE sb::socketio_server)
 
 sb_test(socketio_server_test
   SOURCES test/server_outbox_test.cc test/server_heartbeat_test.cc test/server_registry_test.cc
-          test/server_recovery_test.cc test/server_ws_frame_test.cc
+          test/server_recovery_test.cc test/server_ws_frame_test.cc test/server_net_test.cc
   DEPS sb::socketio_server)

@@ -66,14 +66,20 @@ test("a malformed packet closes only that connection", async () => {
   const raw = await rawSocket(server.port);
   raw.ws.send("40");
   assert.match(await raw.next(), /^40\{"sid":"[A-Za-z0-9_-]{20}"\}$/);
+  // The server reads the client's close reply and shuts the socket at once (not after its 5 s
+  // close-handshake timeout).
+  let started = Date.now();
   raw.ws.send('42["unterminated');
   await raw.closed;
+  assert.ok(Date.now() - started < 2000, `close took ${Date.now() - started} ms`);
   // Another kind: a binary attachment nobody announced.
   const raw2 = await rawSocket(server.port);
   raw2.ws.send("40");
   await raw2.next();
+  started = Date.now();
   raw2.ws.send(Buffer.from([1, 2, 3]));
   await raw2.closed;
+  assert.ok(Date.now() - started < 2000, `close took ${Date.now() - started} ms`);
   assert.ok(server.alive());
   assert.deepEqual(await ackAll(bystander, "message-with-ack", "still here"), ["still here"]);
   bystander.disconnect();

@@ -1,6 +1,7 @@
 #include "sb/bus/channels.h"
 
 #include "absl/strings/str_cat.h"
+#include "sb/common/utf8.h"
 
 namespace sb::bus {
 namespace {
@@ -12,39 +13,7 @@ absl::StatusOr<std::string> Name(absl::string_view prefix, absl::string_view id,
 
 }  // namespace
 
-bool IsValidUtf8(absl::string_view text) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const auto* end = p + text.size();
-  while (p < end) {
-    unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int extra;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      extra = 1, cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      extra = 2, cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      extra = 3, cp = c & 0x07;
-    } else {
-      return false;  // continuation byte first, overlong 2-byte lead, or beyond U+10FFFF
-    }
-    if (end - p <= extra) return false;
-    for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    p += extra + 1;
-  }
-  return true;
-}
+bool IsValidUtf8(absl::string_view text) { return sb::IsValidUtf8(std::string_view(text.data(), text.size())); }
 
 absl::Status ValidateId(absl::string_view id, absl::string_view what) {
   if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " must not be empty"));

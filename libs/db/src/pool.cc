@@ -48,17 +48,41 @@ bool ConninfoHasKey(const std::string& conninfo, const std::string& key) {
   return false;
 }
 
-std::string BuildConninfo(const PoolOptions& options) {
+// libpq's second-valued parameters take whole seconds; round up so 500ms does not become 0 (which
+// libpq reads as "no timeout" / "system default").
+int64_t CeilSeconds(absl::Duration d) {
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(d))));
+}
+
+}  // namespace
+
+std::string BuildConnectionString(const PoolOptions& options) {
   std::string conninfo = options.url;
-  // libpq's connect_timeout is in whole seconds; round up so a 500ms option does not mean "forever" (0).
-  int64_t connect_seconds =
-      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(options.connect_timeout))));
-  conninfo = AddConnectionParameter(conninfo, "connect_timeout", std::to_string(connect_seconds));
+  conninfo = AddConnectionParameter(conninfo, "connect_timeout", std::to_string(CeilSeconds(options.connect_timeout)));
   if (!options.application_name.empty()) {
     conninfo = AddConnectionParameter(conninfo, "application_name", options.application_name);
   }
+  if (options.tcp_keepalives) {
+    conninfo = AddConnectionParameter(conninfo, "keepalives", "1");
+    if (options.keepalives_idle > absl::ZeroDuration()) {
+      conninfo = AddConnectionParameter(conninfo, "keepalives_idle", std::to_string(CeilSeconds(options.keepalives_idle)));
+    }
+    if (options.keepalives_interval > absl::ZeroDuration()) {
+      conninfo = AddConnectionParameter(conninfo, "keepalives_interval",
+                                        std::to_string(CeilSeconds(options.keepalives_interval)));
+    }
+    if (options.keepalives_count > 0) {
+      conninfo = AddConnectionParameter(conninfo, "keepalives_count", std::to_string(options.keepalives_count));
+    }
+  }
+  if (options.tcp_user_timeout > absl::ZeroDuration()) {
+    const int64_t ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(absl::Ceil(options.tcp_user_timeout, absl::Milliseconds(1))));
+    conninfo = AddConnectionParameter(conninfo, "tcp_user_timeout", std::to_string(ms));
+  }
   return conninfo;
 }
+
+namespace {
 
 PoolOptions Sanitize(PoolOptions options) {
   options.max_connections = std::max(1, options.max_connections);
@@ -119,7 +143,7 @@ void PooledConnection::Release() {
 // ---- ConnectionPool ----
 
 ConnectionPool::ConnectionPool(PoolOptions options)
-    : options_(Sanitize(std::move(options))), conninfo_(BuildConninfo(options_)) {}
+    : options_(Sanitize(std::move(options))), conninfo_(BuildConnectionString(options_)) {}
 
 ConnectionPool::~ConnectionPool() { DropIdle(); }
 

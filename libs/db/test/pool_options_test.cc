@@ -29,3 +29,33 @@ TEST_CASE("a pool never connects before the first Acquire and clamps max_connect
   CHECK(pool.size() == 0);
   CHECK(pool.opened_total() == 0);
 }
+
+TEST_CASE("the pool's connection string carries TCP keepalive and user timeouts") {
+  sb::db::PoolOptions options{.url = "postgresql://u@h:5432/db"};
+  CHECK(sb::db::BuildConnectionString(options) ==
+        "postgresql://u@h:5432/db?connect_timeout=5&application_name=switchboard&keepalives=1"
+        "&keepalives_idle=30&keepalives_interval=10&keepalives_count=3&tcp_user_timeout=30000");
+
+  SECTION("settings already in the URL win and are not repeated") {
+    options.url = "postgresql://h/db?keepalives_idle=7&tcp_user_timeout=1234";
+    const std::string conninfo = sb::db::BuildConnectionString(options);
+    CHECK(conninfo ==
+          "postgresql://h/db?keepalives_idle=7&tcp_user_timeout=1234&connect_timeout=5"
+          "&application_name=switchboard&keepalives=1&keepalives_interval=10&keepalives_count=3");
+  }
+  SECTION("key=value strings, custom values rounded up to whole seconds") {
+    options.url = "host=h keepalives_count=9";
+    options.keepalives_idle = absl::Milliseconds(1500);
+    options.keepalives_interval = absl::Seconds(4);
+    options.tcp_user_timeout = absl::Milliseconds(2500);
+    CHECK(sb::db::BuildConnectionString(options) ==
+          "host=h keepalives_count=9 connect_timeout='5' application_name='switchboard' keepalives='1' "
+          "keepalives_idle='2' keepalives_interval='4' tcp_user_timeout='2500'");
+  }
+  SECTION("disabled") {
+    options.tcp_keepalives = false;
+    options.tcp_user_timeout = absl::ZeroDuration();
+    CHECK(sb::db::BuildConnectionString(options) ==
+          "postgresql://u@h:5432/db?connect_timeout=5&application_name=switchboard");
+  }
+}

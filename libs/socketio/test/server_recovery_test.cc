@@ -81,3 +81,25 @@ TEST_CASE("InMemoryRecoveryStore forgets sessions and packets after the window")
     CHECK(store.packet_count() == 1);
   }
 }
+
+TEST_CASE("InMemoryRecoveryStore holds at most max_packets, dropping the oldest") {
+  FakeClock clock;
+  InMemoryRecoveryStore store(10s, [&] { return clock.now; }, 3);
+  std::vector<std::string> offsets;
+  for (int i = 0; i < 5; ++i) {
+    auto o = store.Append(Packet("e" + std::to_string(i), {}));
+    REQUIRE(o);
+    offsets.push_back(*o);
+    CHECK(store.packet_count() == std::min(i + 1, 3));
+  }
+  store.Save(SessionState{"a", "sa", "/", {"sa"}, nullptr});
+  store.Save(SessionState{"b", "sb", "/", {"sb"}, nullptr});
+  SECTION("an offset that was dropped: not recovered") { CHECK_FALSE(Restore(store, "a", offsets[1])); }
+  SECTION("an offset still held: the packets after it") {
+    auto r = Restore(store, "b", offsets[2]);
+    REQUIRE(r);
+    REQUIRE(r->missed.size() == 2);
+    CHECK(r->missed[0].event == "e3");
+    CHECK(r->missed[1].event == "e4");
+  }
+}

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -159,7 +161,164 @@ TEST_CASE("ws reader stops after a close frame") {
   CHECK(events[0].payload == std::string("\x03\xE8" "bye", 5));
 }
 
-TEST_CASE("ws reader survives random input") {
+namespace {
+
+// A valid client frame with a random mask; the length uses the minimal encoding (7-bit, 16-bit or
+// 64-bit form depending on the size).
+std::string RandomlyMaskedFrame(uint8_t opcode, std::string_view payload, bool fin, std::mt19937& rng) {
+  std::string f;
+  f.push_back(static_cast<char>((fin ? 0x80 : 0) | opcode));
+  const size_t n = payload.size();
+  if (n < 126) {
+    f.push_back(static_cast<char>(0x80 | n));
+  } else if (n <= 0xFFFF) {
+    f.push_back(static_cast<char>(0x80 | 126));
+    f.push_back(static_cast<char>(n >> 8));
+    f.push_back(static_cast<char>(n & 0xFF));
+  } else {
+    f.push_back(static_cast<char>(0x80 | 127));
+    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((static_cast<uint64_t>(n) >> (8 * i)) & 0xFF));
+  }
+  char mask[4];
+  for (auto& m : mask) m = static_cast<char>(rng());
+  f.append(mask, 4);
+  for (size_t i = 0; i < n; ++i) f.push_back(static_cast<char>(payload[i] ^ mask[i & 3]));
+  return f;
+}
+
+// Random well-formed UTF-8 of about `bytes` bytes (1- to 4-byte sequences, no surrogates).
+std::string RandomUtf8(size_t bytes, std::mt19937& rng) {
+  std::string out;
+  while (out.size() < bytes) {
+    uint32_t cp;
+    switch (rng() % 4) {
+      case 0: cp = rng() % 0x80; break;
+      case 1: cp = 0x80 + rng() % (0x800 - 0x80); break;
+      case 2: cp = 0x800 + rng() % (0x10000 - 0x800); if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xE000; break;
+      default: cp = 0x10000 + rng() % (0x110000 - 0x10000); break;
+    }
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+  return out;
+}
+
+size_t RandomLength(std::mt19937& rng) {
+  switch (rng() % 20) {
+    case 0: return 0x10000 + rng() % 3000;  // 64-bit length form
+    case 1: case 2: case 3: case 4: return 126 + rng() % 2000;  // 16-bit length form
+    default: return rng() % 126;  // 7-bit length form
+  }
+}
+
+}  // namespace
+
+// Streams of VALID client frames (text/binary messages, fragmented at random with continuation
+// frames and pings in between, all three length forms, random masks), cut into random pieces, so
+// that every parser state is reached. A third of the streams get one corrupted byte.
+TEST_CASE("ws reader on random valid streams, with and without corruption") {
+  // Large enough for the 64-bit length form (> 65535 bytes).
+  constexpr size_t kMaxMessage = 1 << 17;
+  // What Reader guarantees (see ws_frame.h): a fragmented message so far (<= max_message) plus one
+  // incomplete frame: a data frame's header (<= 14) and payload, whose total with the message is
+  // <= max_message, or a control frame (header <= 6, payload <= 125).
+  constexpr size_t kBufferedBound = kMaxMessage + 14 + 125;
+  std::mt19937 rng(20261123);
+  int clean_rounds = 0, corrupted_rounds = 0, violations = 0;
+  for (int round = 0; round < 600; ++round) {
+    std::string stream;
+    std::vector<ws::Event> expected;
+    const int messages = 1 + static_cast<int>(rng() % 6);
+    for (int m = 0; m < messages; ++m) {
+      const bool text = rng() % 2 == 0;
+      std::string payload;
+      if (text) {
+        payload = RandomUtf8(RandomLength(rng), rng);
+        if (payload.size() > kMaxMessage) payload = RandomUtf8(100, rng);
+      } else {
+        payload.resize(RandomLength(rng));
+        for (auto& c : payload) c = static_cast<char>(rng());
+      }
+      // Split into 1-4 fragments at random byte offsets (text may be split inside a character).
+      std::vector<size_t> cuts{0, payload.size()};
+      for (int k = static_cast<int>(rng() % 4); k > 0; --k) cuts.push_back(payload.empty() ? 0 : rng() % payload.size());
+      std::sort(cuts.begin(), cuts.end());
+      for (size_t f = 0; f + 1 < cuts.size(); ++f) {
+        const bool last = f + 2 == cuts.size();
+        const uint8_t opcode = f == 0 ? (text ? 1 : 2) : 0;
+        stream += RandomlyMaskedFrame(opcode, std::string_view(payload).substr(cuts[f], cuts[f + 1] - cuts[f]), last, rng);
+        if (!last && rng() % 3 == 0) {  // a ping between fragments
+          std::string ping(rng() % 126, '\0');
+          for (auto& c : ping) c = static_cast<char>(rng());
+          stream += RandomlyMaskedFrame(9, ping, true, rng);
+          expected.push_back({ws::Opcode::kPing, ping});
+        }
+      }
+      expected.push_back({text ? ws::Opcode::kText : ws::Opcode::kBinary, payload});
+    }
+    const bool with_close = rng() % 4 == 0;
+    if (with_close) {
+      const std::string body = std::string("\x03\xE8", 2) + RandomUtf8(rng() % 40, rng);
+      stream += RandomlyMaskedFrame(8, body, true, rng);
+      expected.push_back({ws::Opcode::kClose, body});
+      stream += RandomlyMaskedFrame(1, "after close", true, rng);  // must be ignored
+    }
+    const bool corrupt = rng() % 3 == 0;
+    if (corrupt) stream[rng() % stream.size()] ^= static_cast<char>(1 + rng() % 255);
+
+    ws::Reader reader(kMaxMessage);
+    std::vector<ws::Event> events;
+    std::optional<ws::Violation> violation;
+    size_t i = 0;
+    while (i < stream.size()) {
+      const size_t step = 1 + rng() % (rng() % 2 ? 16 : 9000);
+      const size_t before = events.size();
+      auto v = reader.Feed(std::string_view(stream).substr(i, step), events);
+      if (violation) {
+        // After a violation nothing more is parsed or reported.
+        REQUIRE_FALSE(v);
+        REQUIRE(events.size() == before);
+      } else if (v) {
+        violation = v;
+      }
+      REQUIRE(reader.buffered() <= kBufferedBound);
+      i += step;
+    }
+    for (const auto& e : events) REQUIRE(e.payload.size() <= kMaxMessage);
+    if (!corrupt) {
+      ++clean_rounds;
+      REQUIRE_FALSE(violation);
+      REQUIRE(events.size() == expected.size());
+      for (size_t k = 0; k < events.size(); ++k) {
+        CHECK(events[k].opcode == expected[k].opcode);
+        CHECK(events[k].payload == expected[k].payload);
+      }
+      CHECK(reader.buffered() == 0);
+    } else {
+      ++corrupted_rounds;
+      if (violation) ++violations;
+    }
+  }
+  // The generator really exercised both kinds of streams.
+  CHECK(clean_rounds > 300);
+  CHECK(corrupted_rounds > 100);
+  CHECK(violations > 0);
+}
+
+TEST_CASE("ws reader survives arbitrary bytes") {
   std::mt19937 rng(12345);
   for (int round = 0; round < 2000; ++round) {
     ws::Reader reader(512);
@@ -170,9 +329,9 @@ TEST_CASE("ws reader survives random input") {
     while (i < junk.size()) {
       const size_t step = 1 + rng() % 64;
       if (reader.Feed(std::string_view(junk).substr(i, step), events)) break;
+      CHECK(reader.buffered() <= 512 + 14 + 125);
       i += step;
     }
     for (const auto& e : events) CHECK(e.payload.size() <= 512);
-    CHECK(reader.buffered() <= 512 + 14);
   }
 }

@@ -436,7 +436,7 @@ void WsTransport::OnReadable(beast::error_code ec) {
   if (!torn_down_) DoRead();
 }
 
-// Returns false when reading must stop (the connection is closing or gone).
+// Returns false when reading must stop (the socket is gone, or the close handshake is complete).
 bool WsTransport::HandleEvent(ws::Event& event) {
   switch (event.opcode) {
     case ws::Opcode::kText:
@@ -469,17 +469,19 @@ bool WsTransport::HandleEvent(ws::Event& event) {
   }
 }
 
+// Once this side has started closing, data frames are discarded but reading goes on, so that the
+// client's close reply is seen and the socket shut at once instead of when the close timer fires.
 bool WsTransport::OnMessage(std::string payload, bool binary) {
   auto session = session_;
-  if (!session) return !torn_down_;
+  if (!session || closing_) return !torn_down_;
   auto packet = eio::DecodeWebSocketFrame(payload, binary, session->server_.options_.max_payload);
   if (!packet.ok()) {
     if (probe_) {
       Close();
-      return false;
+      return !torn_down_;
     }
     session->CloseOnStrand("parse error", false);
-    return false;
+    return !torn_down_;
   }
   if (probe_) {
     auto& impl = *session->impl_;
@@ -505,19 +507,19 @@ bool WsTransport::OnMessage(std::string payload, bool binary) {
       impl.outbox.Clear();
       if (!queued.empty() && !Send(queued)) {
         session->CloseOnStrand("transport error", false);
-        return false;
+        return !torn_down_;
       }
     } else {
       // Anything else during the probe fails the upgrade; polling carries on.
       impl.upgrading = false;
       impl.probe.reset();
       Close();
-      return false;
+      return !torn_down_;
     }
   } else {
     session->OnPacket(std::move(*packet));
   }
-  return session_ != nullptr && !torn_down_;
+  return !torn_down_;
 }
 
 void WsTransport::OnReadError(beast::error_code ec) {
@@ -709,6 +711,12 @@ std::shared_ptr<EngineSession> EngineServer::NewSession(eio::Transport transport
         new EngineSession(*this, EngineSession::Strand(s), id, transport, std::move(info)));
     if (sessions_.Insert(id, session)) {
       counters_.sessions_opened.fetch_add(1, std::memory_order_relaxed);
+      // CloseAll sets closing_ before taking its snapshot: a session inserted after the snapshot
+      // sees the flag here, so no session outlives a CloseAll.
+      if (closing_) {
+        Remove(*session);
+        return nullptr;
+      }
       return session;
     }
     info = session->request_;  // id collision (never in practice): try again
@@ -727,10 +735,11 @@ void EngineServer::HandleRequest(Request request, RequestInfo info, Responder re
     if (auto h = info.Header("access-control-request-headers")) res.set(http::field::access_control_allow_headers, *h);
     return Reply(info, respond, std::move(res));
   }
-  if (closing_) {
-    return Reply(info, respond, MakeResponse(http::status::service_unavailable, "application/json",
-                                             R"({"code":4,"message":"Server shutting down"})"));
-  }
+  auto reply_shutting_down = [&] {
+    Reply(info, respond, MakeResponse(http::status::service_unavailable, "application/json",
+                                      R"({"code":4,"message":"Server shutting down"})"));
+  };
+  if (closing_) return reply_shutting_down();
   eio::HandshakeRequest hr;
   hr.method = info.method;
   hr.eio = info.Query("EIO");
@@ -762,7 +771,8 @@ void EngineServer::HandleRequest(Request request, RequestInfo info, Responder re
       }
     }
     if (accepted.transport == eio::Transport::kPolling) {
-      auto session = NewSession(eio::Transport::kPolling, std::move(info));
+      auto session = NewSession(eio::Transport::kPolling, info);
+      if (!session) return reply_shutting_down();
       net::dispatch(session->strand_, [session, respond = std::move(respond)]() mutable {
         session->Start();
         session->OnPollGet(std::move(respond));
@@ -770,7 +780,8 @@ void EngineServer::HandleRequest(Request request, RequestInfo info, Responder re
       return;
     }
     EngineSession::Strand strand(net::any_io_executor(io_.get_executor()));
-    auto session = NewSession(eio::Transport::kWebSocket, std::move(info), strand);
+    auto session = NewSession(eio::Transport::kWebSocket, info, strand);
+    if (!session) return reply_shutting_down();
     tcp::socket socket = Rehome(take_socket(), session->strand_);
     net::dispatch(session->strand_, [session, socket = std::move(socket), request = std::move(request)]() mutable {
       auto ws = std::make_shared<WsTransport>(session, std::move(socket), false);

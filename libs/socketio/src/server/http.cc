@@ -1,6 +1,7 @@
 #include "sb/socketio/server/http.h"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -18,20 +19,16 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 
-namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return absl::EqualsIgnoreCase(absl::string_view(a.data(), a.size()), absl::string_view(b.data(), b.size()));
-}
-
-}  // namespace
-
-std::optional<std::string_view> RequestInfo::Header(std::string_view name) const {
+std::optional<std::string_view> FindHeader(const std::vector<std::pair<std::string, std::string>>& headers,
+                                           std::string_view name) {
+  const absl::string_view wanted(name.data(), name.size());
   for (const auto& [k, v] : headers) {
-    if (EqualsIgnoreCase(k, name)) return std::string_view(v);
+    if (absl::EqualsIgnoreCase(absl::string_view(k), wanted)) return std::string_view(v);
   }
   return std::nullopt;
 }
+
+std::optional<std::string_view> RequestInfo::Header(std::string_view name) const { return FindHeader(headers, name); }
 
 std::optional<std::string_view> RequestInfo::Query(std::string_view name) const {
   for (const auto& [k, v] : query) {
@@ -188,7 +185,8 @@ HttpServer::HttpServer(net::io_context& io, HttpServerOptions options, RequestRo
       options_(std::move(options)),
       router_(router),
       fallback_(std::move(fallback)),
-      acceptor_(net::make_strand(io)) {}
+      acceptor_(net::make_strand(io)),
+      accept_retry_timer_(acceptor_.get_executor()) {}
 
 HttpServer::~HttpServer() = default;
 
@@ -214,10 +212,27 @@ void HttpServer::DoAccept() {
       accepted_.fetch_add(1, std::memory_order_relaxed);
       socket.set_option(tcp::no_delay(true), ec);
       std::make_shared<Connection>(*this, std::move(socket))->Start();
-    } else {
-      sb::log::Warn("http accept failed", {{"error", ec.message()}});
+      DoAccept();
+      return;
     }
-    DoAccept();
+    // Errors such as EMFILE/ENFILE/ENOBUFS persist while the pending connection stays in the
+    // backlog: accepting again at once would spin a core and flood the log. Back off instead.
+    accept_errors_.fetch_add(1, std::memory_order_relaxed);
+    ++accept_errors_unlogged_;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_accept_error_log_ >= kAcceptErrorLogInterval) {
+      sb::log::Warn("http accept failed; retrying",
+                    {{"error", ec.message()},
+                     {"errors_since_last_log", accept_errors_unlogged_},
+                     {"retry_ms", static_cast<int64_t>(kAcceptRetryDelay.count())}});
+      last_accept_error_log_ = now;
+      accept_errors_unlogged_ = 0;
+    }
+    accept_retry_timer_.expires_after(kAcceptRetryDelay);
+    accept_retry_timer_.async_wait([this](beast::error_code wait_ec) {
+      if (wait_ec || !acceptor_.is_open()) return;  // cancelled by StopAccepting
+      DoAccept();
+    });
   });
 }
 
@@ -225,6 +240,7 @@ void HttpServer::StopAccepting() {
   net::dispatch(acceptor_.get_executor(), [this] {
     beast::error_code ec;
     acceptor_.close(ec);
+    accept_retry_timer_.cancel();
   });
 }
 

@@ -24,8 +24,9 @@ bool StoredPacket::Matches(const std::vector<std::string>& socket_rooms) const {
 }
 
 InMemoryRecoveryStore::InMemoryRecoveryStore(std::chrono::milliseconds max_disconnection_duration,
-                                             std::function<Clock::time_point()> now)
+                                             std::function<Clock::time_point()> now, size_t max_packets)
     : max_duration_(max_disconnection_duration),
+      max_packets_(std::max<size_t>(max_packets, 1)),
       now_(std::move(now)),
       // A per-process prefix: offsets from an earlier process never match this one's.
       offset_prefix_(GenerateId().substr(0, 8) + "-") {}
@@ -48,6 +49,7 @@ std::optional<std::string> InMemoryRecoveryStore::Append(StoredPacket packet) {
   packet.emitted_at = now;
   std::string offset = packet.offset;
   if (packets_.empty() || packets_.front().emitted_at + max_duration_ < now) ExpireLocked(now);
+  while (packets_.size() >= max_packets_) packets_.pop_front();
   packets_.push_back(std::move(packet));
   return offset;
 }

@@ -1,6 +1,7 @@
 #include "sb/socketio/server/server.h"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -18,13 +19,10 @@ bool IsRecoverable(std::string_view why) {
          why == reason::kPingTimeout || why == reason::kServerShuttingDown || why == reason::kForcedServerClose;
 }
 
-std::optional<std::string_view> FindPair(const std::vector<std::pair<std::string, std::string>>& v,
-                                         std::string_view name, bool ignore_case) {
-  for (const auto& [k, val] : v) {
-    if (ignore_case ? absl::EqualsIgnoreCase(absl::string_view(k), absl::string_view(name.data(), name.size()))
-                    : k == name) {
-      return std::string_view(val);
-    }
+std::optional<std::string_view> FindQuery(const std::vector<std::pair<std::string, std::string>>& query,
+                                          std::string_view name) {
+  for (const auto& [k, val] : query) {
+    if (k == name) return std::string_view(val);
   }
   return std::nullopt;
 }
@@ -46,8 +44,8 @@ Message ToMessage(sio::Packet& packet) {
 
 }  // namespace
 
-std::optional<std::string_view> Handshake::Header(std::string_view name) const { return FindPair(headers, name, true); }
-std::optional<std::string_view> Handshake::Query(std::string_view name) const { return FindPair(query, name, false); }
+std::optional<std::string_view> Handshake::Header(std::string_view name) const { return FindHeader(headers, name); }
+std::optional<std::string_view> Handshake::Query(std::string_view name) const { return FindQuery(query, name); }
 
 const std::string* Message::Buffer(const boost::json::value& value) const {
   if (attachments.empty() || !sio::IsPlaceholder(value)) return nullptr;
@@ -298,15 +296,15 @@ struct Socket::PendingAck {
 
 Socket::Socket(Namespace& nsp, std::shared_ptr<ClientConnection> client, std::string id, std::string pid,
                Handshake handshake)
-    : nsp_(&nsp), client_(client), id_(std::move(id)), pid_(std::move(pid)), handshake_(std::move(handshake)) {}
+    : nsp_(&nsp),
+      client_(client),
+      connection_id_(client->session()->id()),
+      strand_(client->session()->strand()),
+      id_(std::move(id)),
+      pid_(std::move(pid)),
+      handshake_(std::move(handshake)) {}
 
 Socket::~Socket() = default;
-
-const std::string& Socket::connection_id() const {
-  static const std::string kNone;
-  auto client = client_.lock();
-  return client ? client->session()->id() : kNone;
-}
 
 void Socket::On(std::string event, EventHandler handler) { handlers_[std::move(event)] = std::move(handler); }
 void Socket::OnAny(AnyHandler handler) { any_handlers_.push_back(std::move(handler)); }
@@ -354,25 +352,29 @@ void Socket::EmitWithAck(std::string_view event, boost::json::array args, std::v
                          std::chrono::milliseconds timeout, AckCallback callback) {
   auto client = client_.lock();
   if (!client) {
-    Message empty;
-    callback(absl::UnavailableError("socket is disconnected"), empty);
+    // Posted, not run inline: the caller may hold locks or be on another thread, and the contract
+    // is that the callback runs on the strand.
+    net::post(strand_, [callback = std::move(callback)]() mutable {
+      Message empty;
+      callback(absl::UnavailableError("socket is disconnected"), empty);
+    });
     return;
   }
   net::dispatch(client->session()->strand(), [self = shared_from_this(), client, event = std::string(event),
                                                args = std::move(args), buffers = std::move(buffers), timeout,
                                                callback = std::move(callback)]() mutable {
-    if (!self->connected_) {
-      Message empty;
-      callback(absl::UnavailableError("socket is disconnected"), empty);
-      return;
-    }
+    // dispatch (not post) keeps the emit ordered with Emit() calls made on the strand; failures
+    // are posted so the callback never runs inside the caller's EmitWithAck.
+    auto fail = [&](absl::Status status) {
+      net::post(self->strand_, [status = std::move(status), callback = std::move(callback)]() mutable {
+        Message empty;
+        callback(status, empty);
+      });
+    };
+    if (!self->connected_) return fail(absl::UnavailableError("socket is disconnected"));
     const uint64_t id = self->next_ack_id_++;
     auto packet = sio::MakeEvent(self->nsp_->name(), event, std::move(args), std::move(buffers), id);
-    if (!packet.ok()) {
-      Message empty;
-      callback(packet.status(), empty);
-      return;
-    }
+    if (!packet.ok()) return fail(packet.status());
     auto pending = std::make_shared<PendingAck>();
     pending->callback = std::move(callback);
     pending->timer = std::make_unique<net::steady_timer>(client->session()->strand());

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstring>
 
+#include "sb/common/utf8.h"
 #include "sb/socketio/base64.h"
 
 namespace sb::socketio::server::ws {
@@ -40,51 +41,7 @@ std::string AcceptKey(std::string_view client_key) {
   return Base64Encode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
-bool IsValidUtf8(std::string_view text) {
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  size_t i = 0;
-  while (i < n) {
-    // ASCII fast path, 8 bytes at a time.
-    while (i + 8 <= n) {
-      uint64_t word;
-      std::memcpy(&word, s + i, 8);
-      if (word & 0x8080808080808080ULL) break;
-      i += 8;
-    }
-    if (i >= n) break;
-    const unsigned char c = s[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;  // continuation byte as lead, overlong lead (C0/C1) or > U+10FFFF lead
-    }
-    if (i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
-}
+bool IsValidUtf8(std::string_view text) { return sb::IsValidUtf8(text); }
 
 size_t EncodeHeader(Opcode opcode, uint64_t payload_size, char* out) {
   out[0] = static_cast<char>(0x80 | static_cast<uint8_t>(opcode));

@@ -55,6 +55,17 @@ struct PoolOptions {
   // An idle connection unused for longer than this is checked with `SELECT 1` before being handed
   // out (and replaced if that fails). Zero checks every time; InfiniteDuration() never does.
   absl::Duration health_check_after_idle = absl::Seconds(30);
+  // Client-side network timeouts, so that a half-open TCP connection (peer gone without a FIN/RST)
+  // cannot block a pool thread forever. Passed to libpq as keepalives=1, keepalives_idle,
+  // keepalives_interval, keepalives_count and tcp_user_timeout (milliseconds), each unless the
+  // connection string already sets it. Whole seconds, rounded up; tcp_keepalives false or a zero
+  // duration leaves that parameter out (the OS default applies).
+  bool tcp_keepalives = true;
+  absl::Duration keepalives_idle = absl::Seconds(30);
+  absl::Duration keepalives_interval = absl::Seconds(10);
+  int keepalives_count = 3;
+  // How long sent data may stay unacknowledged before the kernel drops the connection.
+  absl::Duration tcp_user_timeout = absl::Seconds(30);
 };
 
 class ConnectionPool;
@@ -155,5 +166,9 @@ class ConnectionPool {
 // `url` with libpq parameter `key=value` appended (URL query parameter or key=value pair, matching
 // the form of `url`), unless `url` already sets `key`. Exposed for tests.
 std::string AddConnectionParameter(const std::string& url, const std::string& key, const std::string& value);
+
+// The connection string the pool hands to libpq: options.url plus connect_timeout, application_name
+// and the TCP keepalive / user-timeout parameters (see PoolOptions), none overriding the URL's own.
+std::string BuildConnectionString(const PoolOptions& options);
 
 }  // namespace sb::db

@@ -173,6 +173,7 @@ class EngineServer : public RequestRouter {
   void ApplyCors(const RequestInfo& info, Response& res) const;
   void Reply(const RequestInfo& info, const Responder& respond, Response res) const;
   void ReplyError(const RequestInfo& info, const Responder& respond, eio::ErrorCode code);
+  // Registers a new session; nullptr once CloseAll has started (the caller answers 503).
   std::shared_ptr<EngineSession> NewSession(eio::Transport transport, RequestInfo info,
                                             std::optional<EngineSession::Strand> strand = std::nullopt);
   void Remove(EngineSession& session);

@@ -20,6 +20,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -30,6 +31,11 @@ namespace sb::socketio::server {
 namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
+
+// First value of header `name` in `headers`, names compared ASCII-case-insensitively. The one
+// header lookup of this library (RequestInfo::Header, Handshake::Header).
+std::optional<std::string_view> FindHeader(const std::vector<std::pair<std::string, std::string>>& headers,
+                                           std::string_view name);
 
 // What the application sees of a request: lower-cased header names, decoded query parameters,
 // the peer's address. Copyable and independent of the connection.
@@ -113,6 +119,11 @@ class HttpServer {
   // Counters.
   uint64_t connections_accepted() const { return accepted_.load(); }
   uint64_t requests_served() const { return requests_.load(); }
+  // Failed accepts (e.g. EMFILE). After one, accepting resumes kAcceptRetryDelay later (no busy loop);
+  // the warning is logged at most once per kAcceptErrorLogInterval.
+  uint64_t accept_errors() const { return accept_errors_.load(); }
+  static constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+  static constexpr std::chrono::seconds kAcceptErrorLogInterval{5};
 
  private:
   class Connection;
@@ -123,9 +134,13 @@ class HttpServer {
   RequestRouter* router_;
   FallbackHandler fallback_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer accept_retry_timer_;  // on the acceptor's strand
+  std::chrono::steady_clock::time_point last_accept_error_log_{};  // acceptor strand only
+  uint64_t accept_errors_unlogged_ = 0;                            // acceptor strand only
   std::atomic<uint16_t> port_{0};
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> accept_errors_{0};
 };
 
 }  // namespace sb::socketio::server

@@ -73,12 +73,16 @@ class RecoveryStore {
                        std::function<void(std::optional<RecoveredSession>)> done) = 0;
 };
 
-// In-process store: packets and sessions are kept for max_disconnection_duration.
+// In-process store: packets and sessions are kept for max_disconnection_duration, and at most
+// `max_packets` packets are held (the oldest are dropped first, so memory stays bounded under a
+// high emit rate). A Restore whose offset was dropped finds nothing (nullopt: not recovered).
 class InMemoryRecoveryStore : public RecoveryStore {
  public:
   using Clock = std::chrono::steady_clock;
+  static constexpr size_t kDefaultMaxPackets = 100'000;
   explicit InMemoryRecoveryStore(std::chrono::milliseconds max_disconnection_duration,
-                                 std::function<Clock::time_point()> now = [] { return Clock::now(); });
+                                 std::function<Clock::time_point()> now = [] { return Clock::now(); },
+                                 size_t max_packets = kDefaultMaxPackets);
 
   std::optional<std::string> Append(StoredPacket packet) override;
   void Save(SessionState state) override;
@@ -92,6 +96,7 @@ class InMemoryRecoveryStore : public RecoveryStore {
   void ExpireLocked(Clock::time_point now);
 
   std::chrono::milliseconds max_duration_;
+  size_t max_packets_;
   std::function<Clock::time_point()> now_;
   mutable std::mutex mu_;
   uint64_t next_offset_ = 1;

@@ -152,8 +152,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   bool connected() const { return connected_.load(); }
   // True when this socket resumed an earlier one via connection state recovery.
   bool recovered() const { return recovered_; }
-  // The Engine.IO session id of the underlying connection.
-  const std::string& connection_id() const;
+  // The Engine.IO session id of the underlying connection. Fixed at construction and owned by the
+  // socket, so it is safe from any thread and stays valid after the connection is gone.
+  const std::string& connection_id() const { return connection_id_; }
   // Application data restored by connection state recovery (JSON so that any store can hold it).
   // Strand only.
   boost::json::value& data() { return data_; }
@@ -170,7 +171,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
 
   // Emits an event to this client. Thread-safe. With recovery enabled an offset is appended.
   void Emit(std::string_view event, boost::json::array args = {}, std::vector<std::string> buffers = {});
-  // Emits and waits for the client's ack; `callback` runs on the strand exactly once.
+  // Emits and waits for the client's ack; `callback` runs on the strand exactly once, never inline
+  // (also when the socket is already disconnected).
   void EmitWithAck(std::string_view event, boost::json::array args, std::vector<std::string> buffers,
                    std::chrono::milliseconds timeout, AckCallback callback);
 
@@ -199,6 +201,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
 
   Namespace* nsp_;
   std::weak_ptr<ClientConnection> client_;
+  std::string connection_id_;        // the Engine.IO session id, copied at construction
+  EngineSession::Strand strand_;     // the connection's strand (kept usable after it closes)
   std::string id_;
   std::string pid_;
   Handshake handshake_;

@@ -25,7 +25,7 @@ inline constexpr uint16_t kCloseTooBig = 1009;
 // Sec-WebSocket-Accept for a client's Sec-WebSocket-Key: base64(SHA-1(key + RFC GUID)).
 std::string AcceptKey(std::string_view client_key);
 
-// True for a well-formed UTF-8 sequence (no overlongs, no surrogates, <= U+10FFFF).
+// Same as sb::IsValidUtf8 (sb/common/utf8.h): well-formed UTF-8, no overlongs/surrogates, <= U+10FFFF.
 bool IsValidUtf8(std::string_view text);
 
 // Writes the header of one unfragmented, unmasked server frame carrying `payload_size` bytes into
@@ -62,7 +62,10 @@ class Reader {
   // it are still delivered).
   std::optional<Violation> Feed(std::string_view data, std::vector<Event>& events);
 
-  // Bytes held for an incomplete frame or a fragmented message (0 when idle).
+  // Bytes held for an incomplete frame or a fragmented message (0 when idle). At most
+  // max_message + 14 + 125: the fragmented message so far (<= max_message) plus one incomplete frame,
+  // i.e. a data frame (header <= 14, payload fitting within max_message together with the message)
+  // or a control frame (header <= 6, payload <= 125).
   size_t buffered() const { return pending_.size() + message_.size(); }
 
  private:
