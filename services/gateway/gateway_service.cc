@@ -62,10 +62,17 @@ absl::Status ValidatePublish(const pb::PublishRequest& request) {
   }
   SB_RETURN_IF_ERROR(ValidateEventName(request.event()));
   boost::system::error_code ec;
-  boost::json::parse(request.payload_json(), ec);
+  boost::json::value payload = boost::json::parse(request.payload_json(), ec);
+  const bool room = request.target_case() == pb::PublishRequest::kRoom;
   if (ec) {
-    return absl::InvalidArgumentError(absl::StrCat("payload_json: not valid JSON (", ec.message(),
-                                                   "); send \"null\" for no payload"));
+    return absl::InvalidArgumentError(absl::StrCat("payload_json: not valid JSON (", ec.message(), "); send ",
+                                                   room ? "{}" : "\"null\"", " for no payload"));
+  }
+  // Room events carry no stream offset, and socket.io-client takes a trailing string argument of an
+  // event for its recovery offset: a room payload must be an object or an array.
+  if (room && !payload.is_object() && !payload.is_array()) {
+    return absl::InvalidArgumentError(
+        "payload_json: a room event's payload must be a JSON object or array (send {} for no payload)");
   }
   return absl::OkStatus();
 }

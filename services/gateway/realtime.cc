@@ -362,6 +362,11 @@ void Realtime::RegisterHandlers(const SocketPtr& socket) {
                      absl::StrCat("'", name, "' is handled by a service this deployment does not run yet")));
     });
   }
+  // Any other event: a client waiting on an ack gets an answer instead of its own timeout.
+  socket->OnUnhandled([guard](sio::Socket& s, sio::Message& msg, sio::Ack ack) {
+    if (!guard(s, ack, false)) return;
+    Reply(ack, Err("unknown_event", absl::StrCat("unknown event: ", msg.event)));
+  });
 }
 
 void Realtime::OnAuthEvent(sio::Socket& s, sio::Message& msg, sio::Ack ack) {
@@ -391,7 +396,7 @@ void Realtime::OnAuthEvent(sio::Socket& s, sio::Message& msg, sio::Ack ack) {
     CountRefusal(code);
     s.Emit("auth:error", json::array{json::object{{"code", code}, {"message", message}}});
     Reply(ack, Err(code, message));
-    s.Disconnect(false);
+    s.Disconnect(/*close_connection=*/true);
     return;
   }
   if (state->phase.load() == kAuthenticated) {
@@ -546,8 +551,31 @@ void Realtime::Evict(const SocketPtr& socket, std::string_view code, std::string
   evictions_.Labels({std::string(code)}).Increment();
   evictions_total_.fetch_add(1);
   sb::log::Info("socket evicted", {{"sid", socket->id()}, {"reason", message}, {"code", code}});
+  // The error event is queued before the DISCONNECT and the close, so the client sees it. The
+  // whole Engine.IO connection closes: left open, a client could re-CONNECT on it for a fresh auth
+  // window while its per-IP slot is already released.
   socket->Emit("error", json::array{json::object{{"code", code}, {"message", message}}});
-  socket->Disconnect(false);
+  socket->Disconnect(/*close_connection=*/true);
+}
+
+size_t Realtime::CloseConnectionsForResync() {
+  std::set<std::string> connections;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, tracked] : sockets_) {
+      if (auto socket = tracked.socket.lock()) connections.insert(socket->connection_id());
+    }
+  }
+  size_t closed = 0;
+  for (const auto& id : connections) {
+    if (auto session = io_.engine().FindSession(id)) {
+      // Closing the whole Engine.IO connection (not just the socket) keeps the reason recoverable.
+      session->Close(std::string(sio::reason::kForcedServerClose));
+      ++closed;
+    }
+  }
+  if (closed > 0) evictions_.Labels({"bus_resync"}).Increment(static_cast<double>(closed));
+  return closed;
 }
 
 void Realtime::Sweep() {
@@ -584,7 +612,7 @@ void Realtime::Sweep() {
         evictions_total_.fetch_add(1);
         const std::string message = absl::StrCat("no auth event within ", options_.auth_timeout.count(), " ms");
         strand_socket->Emit("auth:error", json::array{json::object{{"code", "auth_timeout"}, {"message", message}}});
-        strand_socket->Disconnect(false);
+        strand_socket->Disconnect(/*close_connection=*/true);
       } else {
         Evict(strand_socket, "idle_timeout", "idle timeout");
       }
@@ -611,7 +639,7 @@ void Realtime::OnBusEvent(const std::string& channel, const sb::bus::Event& even
       }
       auto op = root_.To(UserRoom(user));
       op.Emit("error", json::array{json::object{{"code", "disconnected"}, {"message", reason}}});
-      root_.To(UserRoom(user)).DisconnectSockets(false);
+      root_.To(UserRoom(user)).DisconnectSockets(/*close_connection=*/true);
       sb::log::Info("user disconnected by control event", {{"user", user}, {"reason", reason}});
       return;
     }
@@ -634,7 +662,11 @@ void Realtime::OnBusEvent(const std::string& channel, const sb::bus::Event& even
       return;
     }
     bus_events_.Labels({"room"}).Increment();
-    root_.To(channel.substr(5)).Emit(event.name(), json::array{ParsePayload(event.payload_json())});
+    // Room events carry no offset: a bare string as the last argument would be taken by the client
+    // for its recovery offset. Publish admits only objects and arrays; wrap anything else.
+    json::value payload = ParsePayload(event.payload_json());
+    if (payload.is_string()) payload = json::array{std::move(payload)};
+    root_.To(channel.substr(5)).Emit(event.name(), json::array{std::move(payload)});
     return;
   }
   bus_events_.Labels({"dropped"}).Increment();

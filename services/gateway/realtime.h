@@ -13,7 +13,12 @@
 //   names starting with "sb:" are never forwarded to clients.
 // - Guardrails: Origin allow-list and instance connection cap (engine allowRequest hook),
 //   connections per IP / per Origin (CONNECT_ERROR), rooms and subscriptions per socket, per-socket
-//   event rate (token bucket; persistent abuse disconnects), idle eviction, auth timeout.
+//   event rate (token bucket; persistent abuse disconnects), idle eviction, auth timeout. Every
+//   eviction (failed auth event, auth timeout, abuse, idle, control disconnect) sends its error
+//   event, then a DISCONNECT, then closes the whole Engine.IO connection.
+// - Events with no handler are answered {"ok":false,"error":{"code":"unknown_event",...}}.
+// - Room events (sb:r:) carry no offset and are not replayed by recovery; their payloads are JSON
+//   objects or arrays (Publish refuses others), so the client never takes one for an offset.
 //
 // Acks everywhere: {"ok":true,"data":...} or {"ok":false,"error":{"code":...,"message":...}}.
 // Threading: handlers run on the sockets' strands; OnBusEvent on the bus thread; Sweep on any
@@ -132,6 +137,13 @@ class Realtime {
 
   // Delivers one bus event (BusSubscriber's handler).
   void OnBusEvent(const std::string& channel, const sb::bus::Event& event);
+
+  // After the bus subscriber reconnected: events published while it was disconnected never reached
+  // the local sockets. Closes every local connection with a recoverable reason ("forced server
+  // close": the session is saved, the client sees "transport close" and reconnects), so connection
+  // state recovery replays the gap from each user's stream. Returns the number of connections
+  // closed. Thread-safe.
+  size_t CloseConnectionsForResync();
 
   // Disconnects sockets past their auth deadline or idle for too long. Call periodically.
   void Sweep();

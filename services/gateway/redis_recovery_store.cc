@@ -1,5 +1,7 @@
 #include "services/gateway/redis_recovery_store.h"
 
+#include <thread>
+
 #include <boost/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -27,11 +29,33 @@ std::optional<std::string> RedisRecoveryStore::Append(StoredPacket) { return std
 void RedisRecoveryStore::Save(SessionState state) {
   const auto* data = state.data.if_object();
   if (data == nullptr || !data->contains("user") || !data->at("user").is_string()) return;
-  absl::Status submitted = pool_.Submit([this, state = std::move(state)] {
+  {
+    std::lock_guard lock(pending_mu_);
+    ++pending_saves_;
+  }
+  auto finished = [this] {
+    std::lock_guard lock(pending_mu_);
+    if (--pending_saves_ == 0) pending_cv_.notify_all();
+  };
+  absl::Status submitted = pool_.Submit([this, finished, state = std::move(state)] {
     absl::Status status = SaveNow(state);
     if (!status.ok()) sb::log::Warn("recovery session not saved", {{"pid", state.pid}, {"error", status.ToString()}});
+    finished();
   });
-  if (!submitted.ok()) sb::log::Warn("recovery session not saved", {{"error", submitted.ToString()}});
+  if (!submitted.ok()) {
+    sb::log::Warn("recovery session not saved", {{"error", submitted.ToString()}});
+    finished();
+  }
+}
+
+int64_t RedisRecoveryStore::pending_saves() const {
+  std::lock_guard lock(pending_mu_);
+  return pending_saves_;
+}
+
+bool RedisRecoveryStore::WaitForPendingSaves(absl::Time deadline) {
+  std::unique_lock lock(pending_mu_);
+  return pending_cv_.wait_until(lock, absl::ToChronoTime(deadline), [this] { return pending_saves_ == 0; });
 }
 
 absl::Status RedisRecoveryStore::SaveNow(const SessionState& state) {
@@ -69,6 +93,11 @@ std::optional<RecoveredSession> RedisRecoveryStore::RestoreNow(const std::string
     return std::nullopt;
   };
   auto reply = redis_.Command({"GETDEL", Key(nsp, pid)});
+  if (reply.ok() && reply->is_nil() && options_.restore_retry_delay.count() > 0) {
+    // The session may have dropped a moment ago with its Save still queued: look once more.
+    std::this_thread::sleep_for(options_.restore_retry_delay);
+    reply = redis_.Command({"GETDEL", Key(nsp, pid)});
+  }
   if (!reply.ok()) return fail(reply.status().ToString());
   if (reply->is_nil()) return fail("unknown or expired session");
   if (!reply->is_string()) return fail("unexpected reply");

@@ -8,17 +8,23 @@
 // are replayed to the client. If the offset has fallen out of the stream window (trimmed or the
 // stream expired) the session is not recovered (the client sees recovered=false and resyncs).
 //
+// Restore looks a second time, restore_retry_delay later, when the session is not there yet (its
+// Save may still be queued). Shutdown calls WaitForPendingSaves before stopping the pool.
+//
 // Append returns nullopt (local emits carry no offset and are not replayed). Save and Restore do
 // their Redis I/O on the given BlockingPool, never on the caller's (strand) thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 
+#include "absl/time/time.h"
 #include "sb/common/blocking_pool.h"
 #include "sb/redis/client.h"
 #include "sb/socketio/server/recovery.h"
@@ -32,6 +38,10 @@ struct RedisRecoveryOptions {
   std::function<std::string(const std::string& user)> user_room;
   // Event names that are internal (never replayed), e.g. "sb:control:".
   std::string internal_event_prefix = "sb:";
+  // Save runs on the pool, a little after the disconnect: a client reconnecting at once may look
+  // before the session is written. A Restore that finds nothing looks once more after this delay
+  // (on the pool, never on a strand). Zero: no second look.
+  std::chrono::milliseconds restore_retry_delay{150};
 };
 
 class RedisRecoveryStore : public socketio::server::RecoveryStore {
@@ -49,6 +59,12 @@ class RedisRecoveryStore : public socketio::server::RecoveryStore {
   std::optional<socketio::server::RecoveredSession> RestoreNow(const std::string& nsp, const std::string& pid,
                                                                const std::string& offset);
 
+  // Saves submitted to the pool and not finished yet.
+  int64_t pending_saves() const;
+  // Blocks until no save is pending or `deadline`; true when none is pending. For shutdown, before
+  // the pool stops.
+  bool WaitForPendingSaves(absl::Time deadline);
+
   static std::string Key(const std::string& nsp, const std::string& pid);  // "sb:rec:{nsp}:{pid}"
 
   uint64_t saved() const { return saved_.load(); }
@@ -60,6 +76,9 @@ class RedisRecoveryStore : public socketio::server::RecoveryStore {
   sb::BlockingPool& pool_;
   RedisRecoveryOptions options_;
   std::atomic<uint64_t> saved_{0}, restored_{0}, not_recovered_{0};
+  mutable std::mutex pending_mu_;
+  std::condition_variable pending_cv_;
+  int64_t pending_saves_ = 0;  // guarded by pending_mu_
 };
 
 }  // namespace sb::gateway

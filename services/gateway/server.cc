@@ -89,11 +89,14 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Create(GatewayConf
                    [self](const std::string& channel, const sb::bus::Event& event) {
                      self->realtime_->OnBusEvent(channel, event);
                    },
-                   [](bool reconnect) {
-                     if (reconnect) {
-                       sb::log::Warn("bus reconnected; events published while disconnected were not delivered "
-                                     "(clients recover them from their streams on reconnect)");
-                     }
+                   [self](bool reconnect) {
+                     if (!reconnect) return;
+                     // Events published while the subscriber was away reached the users' streams but
+                     // not the local sockets: make every client reconnect so that connection state
+                     // recovery replays the gap (see docs/gateway.md, "Bus reconnects").
+                     size_t closed = self->realtime_->CloseConnectionsForResync();
+                     sb::log::Warn("bus reconnected; local connections closed so clients recover missed events",
+                                   {{"connections", static_cast<int64_t>(closed)}});
                    }));
 
   s->admin_ = std::make_unique<sb::metrics::AdminServer>(sb::metrics::AdminServerOptions{});
@@ -138,6 +141,8 @@ void GatewayServer::ServeFallback(const sio::Request& request, const sio::Reques
 
 absl::Status GatewayServer::Start() {
   SB_ASSIGN_OR_RETURN(uint16_t http_port, http_->Start());
+  // From here on Shutdown must drain: the port is bound and I/O threads run.
+  started_.store(true);
   for (int i = 0; i < config_.io_threads; ++i) threads_.emplace_back([this] { io_.run(); });
   sweep_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
   ScheduleSweep();
@@ -152,7 +157,7 @@ absl::Status GatewayServer::Start() {
 void GatewayServer::ScheduleSweep() {
   sweep_timer_->expires_after(realtime_->sweep_interval());
   sweep_timer_->async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
+    if (ec || stopping_sweep_.load()) return;
     realtime_->Sweep();
     ScheduleSweep();
   });
@@ -167,6 +172,13 @@ void GatewayServer::Shutdown(absl::Time deadline) {
     if (shut_down_) return;
     shut_down_ = true;
   }
+  if (!started_.load()) {
+    // Create() failed part-way, or Start() failed before binding: nothing listens and no I/O
+    // thread runs, so there is nothing to drain. Any member may still be null here.
+    bus_.reset();
+    if (pool_) pool_->Stop();
+    return;
+  }
   sb::log::Info("gateway draining", {{"sockets", static_cast<int64_t>(sio_->counters().sockets.load())}});
   admin_->SetDraining();
   realtime_->SetDraining();
@@ -176,16 +188,31 @@ void GatewayServer::Shutdown(absl::Time deadline) {
   // (on the pool) so another instance can recover them.
   sio_->Close();
   const absl::Time sessions_deadline = std::min(deadline, absl::Now() + absl::Seconds(5));
-  while (engine_->session_count() > 0 && absl::Now() < sessions_deadline) absl::SleepFor(absl::Milliseconds(20));
-  absl::SleepFor(absl::Milliseconds(100));  // let the last close frames go out
+  // A connection's recovery save is submitted when its socket.io side closes (connections == 0),
+  // which may come after the engine dropped the session from its registry.
+  while ((engine_->session_count() > 0 || sio_->counters().connections.load() > 0) &&
+         absl::Now() < sessions_deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
   // Chat callbacks answer acks and join rooms through Realtime: let them finish first.
   if (chat_) chat_->WaitIdle(std::min(deadline, absl::Now() + absl::Seconds(5)));
+  // Saves must reach Redis before the pool stops, or a client reconnecting elsewhere finds nothing.
+  if (!recovery_->WaitForPendingSaves(sessions_deadline)) {
+    sb::log::Warn("shutdown: recovery saves still pending at the deadline",
+                  {{"pending", static_cast<int64_t>(recovery_->pending_saves())}});
+  }
   grpc_->Drain(deadline);
   bus_.reset();
-  pool_->Stop();  // finishes queued recovery saves
-  if (sweep_timer_) {
-    boost::asio::post(io_, [this] { sweep_timer_->cancel(); });
-  }
+  pool_->Stop();  // finishes anything still queued
+  stopping_sweep_.store(true);  // a sweep running right now does not re-arm the timer
+  boost::asio::post(io_, [this] { sweep_timer_->cancel(); });
+  // The WebSocket transports finish their close handshakes on the I/O threads after their sessions
+  // are gone; stopping the io_context under them resets connections whose close reply is still
+  // unread (the client then sees "transport error"). With the acceptor closed and the sweep timer
+  // cancelled, the io_context runs out of work once every transport has ended, so wait for that
+  // (bounded: idle HTTP keep-alive connections also hold it until their own timeout).
+  const absl::Time io_deadline = std::min(deadline, absl::Now() + absl::Seconds(1));
+  while (!io_.stopped() && absl::Now() < io_deadline) absl::SleepFor(absl::Milliseconds(10));
   io_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();

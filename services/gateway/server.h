@@ -8,10 +8,16 @@
 //     BlockingPool, and a BusSubscriber thread feeding Realtime.
 //
 // Shutdown(deadline), the SIGTERM path: readiness 503 and gRPC NOT_SERVING, stop accepting,
-// socket.io Close() (sessions are saved for recovery, clients reconnect elsewhere), gRPC drain,
-// then the bus, the pool and the I/O threads stop — all before `deadline`.
+// socket.io Close() (sessions are saved for recovery, clients reconnect elsewhere), wait for the
+// connections to close and their recovery saves to be written, gRPC drain, then the bus and the
+// pool stop, and the I/O threads once their transports have finished — all before `deadline`.
+// A server whose Create() or Start() failed part-way is torn down without draining (no crash).
+//
+// When the bus subscriber reconnects, every local connection is closed with a recoverable reason
+// so that clients recover the events published meanwhile (Realtime::CloseConnectionsForResync).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -85,6 +91,10 @@ class GatewayServer {
   std::vector<std::thread> threads_;
   std::mutex shutdown_mu_;
   bool shut_down_ = false;
+  // Set once Start() began starting threads/listeners: Shutdown of a server that Create() only
+  // partially built (or that never started) just releases what exists.
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopping_sweep_{false};
 };
 
 }  // namespace sb::gateway

@@ -24,8 +24,25 @@ TEST_CASE("a well-formed request passes") {
   pb::PublishRequest room;
   room.set_room("public:lobby");
   room.set_event("x");
-  room.set_payload_json("null");
+  room.set_payload_json("{}");
   CHECK(ValidatePublish(room).ok());
+  room.set_payload_json("[1,2]");
+  CHECK(ValidatePublish(room).ok());
+  // User events carry an offset after the payload, so any JSON value is fine there.
+  CHECK(ValidatePublish(ToUsers({"alice"}, "x", "null")).ok());
+  CHECK(ValidatePublish(ToUsers({"alice"}, "x", R"("text")")).ok());
+}
+
+TEST_CASE("a room payload must be a JSON object or array (a bare string would be taken for an offset)") {
+  pb::PublishRequest room;
+  room.set_room("public:lobby");
+  room.set_event("x");
+  for (const char* payload : {R"("1700000000000-0")", "null", "42", "true"}) {
+    room.set_payload_json(payload);
+    absl::Status s = ValidatePublish(room);
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(Message(s), Catch::Contains("object or array"));
+  }
 }
 
 TEST_CASE("target is required and users are bounded") {
