@@ -14,6 +14,12 @@ import WebSocket from "ws";
 import grpc from "@grpc/grpc-js";
 import protoLoader from "@grpc/proto-loader";
 
+// Resolves once the client's Engine.IO connection runs on WebSocket (after the polling upgrade).
+async function waitForWebSocket(socket) {
+  for (let i = 0; i < 100 && socket.io.engine.transport.name !== "websocket"; i++) await sleep(20);
+  assert.equal(socket.io.engine.transport.name, "websocket");
+}
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../..");
 const buildDir = process.env.SB_BUILD_DIR || "/work/main/build/dev";
@@ -283,6 +289,9 @@ describe("sb-gateway", () => {
     const s = client(A.url);
     s.connect();
     await once(s, "connect");
+    // The server closes the connection right after its answer; wait for the WebSocket upgrade so the
+    // close does not land mid-upgrade, where the library drops queued packets (see SIGTERM below).
+    await waitForWebSocket(s);
     const authError = once(s, "auth:error");
     const disconnected = once(s, "disconnect");
     const res = await ack(s, "auth", { token: token("eve", {}, { secret: "wrong-secret-wrong-secret-wrong-secret" }) });
@@ -614,8 +623,7 @@ describe("sb-gateway guardrails", () => {
     // Wait for the WebSocket upgrade: a polling client caught between two polls (or mid-upgrade)
     // when the server closes gets 503 on its next poll and reports "transport error" — a library
     // limitation (the close packet is not kept for the next poll), not what this test checks.
-    for (let i = 0; i < 100 && s.io.engine.transport.name !== "websocket"; i++) await sleep(20);
-    assert.equal(s.io.engine.transport.name, "websocket");
+    await waitForWebSocket(s);
     const disconnected = once(s, "disconnect", 10_000);
     const exit = G.stop("SIGTERM");
     const [reason] = await disconnected;
