@@ -2,10 +2,12 @@
 
 #include <boost/json.hpp>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "sb/bus/channels.h"
 #include "sb/common/log.h"
+#include "sb/common/status.h"
 #include "services/chat/convert.h"
 
 namespace sb::chat {
@@ -369,6 +371,10 @@ absl::StatusOr<ChatStore::ReadResult> Chat::MarkRead(const std::string& user, in
                               {"userId", user},
                               {"lastReadSeq", std::to_string(result->last_read_seq)}};
   Publish(Others(result->audience, user), "message:read", boost::json::serialize(payload));
+  // The reader's other devices learn the new position and their unread count for the conversation
+  // (badges); other participants never see it.
+  payload["unreadCount"] = result->unread_count;
+  Publish({user}, "message:read", boost::json::serialize(payload));
   return result;
 }
 
@@ -455,6 +461,26 @@ absl::StatusOr<bool> Chat::Unblock(const std::string& user, const std::string& o
 absl::StatusOr<std::vector<User>> Chat::ListBlocked(const std::string& user) {
   if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
   return store_.ListBlocked(user);
+}
+
+absl::StatusOr<std::vector<std::string>> Chat::FilterContacts(const std::string& user,
+                                                              const std::vector<std::string>& candidates) {
+  if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
+  if (candidates.size() > kMaxContactCandidates) {
+    return absl::InvalidArgumentError(absl::StrCat("candidate_ids: at most ", kMaxContactCandidates, " ids"));
+  }
+  for (const auto& candidate : candidates) {
+    if (absl::Status s = CheckUserId(candidate, "candidate_ids"); !s.ok()) return s;
+  }
+  SB_ASSIGN_OR_RETURN(std::vector<std::string> found, store_.FilterContacts(user, candidates));
+  absl::flat_hash_set<std::string> allowed(found.begin(), found.end());
+  allowed.insert(user);
+  std::vector<std::string> out;
+  absl::flat_hash_set<std::string> seen;
+  for (const auto& candidate : candidates) {
+    if (allowed.contains(candidate) && seen.insert(candidate).second) out.push_back(candidate);
+  }
+  return out;
 }
 
 absl::Status Chat::SetShadowed(const std::string& user, bool shadowed, const std::string& reason) {

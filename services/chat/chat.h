@@ -32,6 +32,7 @@ namespace sb::chat {
 
 inline constexpr int kMaxMessageBytes = 10'000;
 inline constexpr int kMaxGroupMembers = 255;
+inline constexpr size_t kMaxContactCandidates = 1000;
 inline constexpr int kMaxTitleBytes = 200;
 inline constexpr int kMaxUrlBytes = 2048;
 
@@ -93,6 +94,10 @@ class Chat {
   absl::StatusOr<bool> Block(const std::string& user, const std::string& other);
   absl::StatusOr<bool> Unblock(const std::string& user, const std::string& other);
   absl::StatusOr<std::vector<User>> ListBlocked(const std::string& user);
+  // Which of `candidates` `user` may see (presence privacy): sharing an active conversation and in
+  // no block either way; `user` itself always. Request order, no duplicates; ≤ 1,000 candidates.
+  absl::StatusOr<std::vector<std::string>> FilterContacts(const std::string& user,
+                                                          const std::vector<std::string>& candidates);
   absl::Status SetShadowed(const std::string& user, bool shadowed, const std::string& reason);
 
  private:

@@ -247,6 +247,18 @@ grpc::ServerUnaryReactor* ChatService::ListBlocked(grpc::CallbackServerContext* 
   });
 }
 
+grpc::ServerUnaryReactor* ChatService::FilterContacts(grpc::CallbackServerContext* context,
+                                                      const pb::FilterContactsRequest* req,
+                                                      pb::FilterContactsResponse* resp) {
+  return Run(context, [this, req, resp]() -> absl::Status {
+    std::vector<std::string> candidates(req->candidate_ids().begin(), req->candidate_ids().end());
+    auto contacts = chat_.FilterContacts(req->user_id(), candidates);
+    if (!contacts.ok()) return contacts.status();
+    for (auto& id : *contacts) resp->add_contact_ids(std::move(id));
+    return absl::OkStatus();
+  });
+}
+
 grpc::ServerUnaryReactor* ChatService::SetShadowed(grpc::CallbackServerContext* context, const pb::SetShadowedRequest* req,
                                                    pb::SetShadowedResponse*) {
   return Run(context, [this, req]() -> absl::Status { return chat_.SetShadowed(req->user_id(), req->shadowed(), req->reason()); });

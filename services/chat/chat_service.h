@@ -38,6 +38,7 @@ class ChatService final : public switchboard::chat::v1::ChatService::CallbackSer
   SB_CHAT_RPC(Block, BlockRequest, BlockResponse)
   SB_CHAT_RPC(Unblock, BlockRequest, BlockResponse)
   SB_CHAT_RPC(ListBlocked, ListBlockedRequest, ListBlockedResponse)
+  SB_CHAT_RPC(FilterContacts, FilterContactsRequest, FilterContactsResponse)
   SB_CHAT_RPC(SetShadowed, SetShadowedRequest, SetShadowedResponse)
 #undef SB_CHAT_RPC
 

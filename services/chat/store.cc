@@ -45,6 +45,23 @@ Message ReadMessage(const pqxx::row& r, int at = 0) {
 // A Postgres array literal of ids, for "= ANY($1::bigint[])".
 std::string IdArray(const std::vector<int64_t>& ids) { return absl::StrCat("{", absl::StrJoin(ids, ","), "}"); }
 
+// A Postgres array literal of arbitrary strings, for "= ANY($1::text[])": every element quoted,
+// with backslashes and double quotes escaped (user ids are opaque strings).
+std::string TextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
 // OK when `user` is an active participant; NotFound when the conversation does not exist,
 // PermissionDenied otherwise.
 absl::Status CheckParticipant(pqxx::work& tx, const std::string& user, int64_t conversation_id) {
@@ -648,6 +665,28 @@ absl::StatusOr<std::vector<User>> ChatStore::ListBlocked(const std::string& bloc
                  blocker)) {
           out.push_back(User{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
                              r[3].as<std::string>(), false});
+        }
+        return out;
+      },
+      {.read_only = true});
+}
+
+absl::StatusOr<std::vector<std::string>> ChatStore::FilterContacts(const std::string& viewer,
+                                                                   const std::vector<std::string>& candidates) {
+  return sb::db::RunInTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> std::vector<std::string> {
+        std::vector<std::string> out;
+        // One round trip: the viewer's active conversations joined with the candidates' active
+        // participations (both sides use the partial index participants_active_by_user).
+        for (const auto& r : tx.exec_params(
+                 "SELECT DISTINCT o.user_id FROM chat.participants me "
+                 "JOIN chat.participants o ON o.conversation_id = me.conversation_id AND o.left_at IS NULL "
+                 "WHERE me.user_id = $1 AND me.left_at IS NULL AND o.user_id = ANY($2::text[]) "
+                 "AND NOT EXISTS (SELECT 1 FROM chat.blocks b WHERE (b.blocker_id = $1 AND b.blocked_id = o.user_id) "
+                 "                OR (b.blocker_id = o.user_id AND b.blocked_id = $1))",
+                 viewer, TextArray(candidates))) {
+          out.push_back(r[0].as<std::string>());
         }
         return out;
       },

@@ -118,6 +118,9 @@ class ChatStore {
   absl::StatusOr<bool> Block(const std::string& blocker, const std::string& blocked);
   absl::StatusOr<bool> Unblock(const std::string& blocker, const std::string& blocked);
   absl::StatusOr<std::vector<User>> ListBlocked(const std::string& blocker);
+  // The candidates sharing an active conversation with `viewer` and in no block with it, as a set.
+  absl::StatusOr<std::vector<std::string>> FilterContacts(const std::string& viewer,
+                                                          const std::vector<std::string>& candidates);
 
  private:
   sb::db::ConnectionPool& pool_;

@@ -89,7 +89,9 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
     return absl::SimpleAtoi(absl::string_view(q->data(), q->size()), out) && *out >= 0;
   };
 
-  std::vector<std::string> parts = absl::StrSplit(info.path.substr(kPrefix.size()), '/', absl::SkipEmpty());
+  // Segments after /api/v1/chat, each percent-decoded (user ids may contain '/' or spaces).
+  const std::vector<std::string> parts(info.segments.begin() + std::min<size_t>(3, info.segments.size()),
+                                       info.segments.end());
   const std::string& method = info.method;
   auto bad_method = [&] { SendError(respond, 405, "method_not_allowed", method + " not allowed on " + info.path); };
   auto path_id = [&](size_t i) -> std::optional<int64_t> {

@@ -158,11 +158,15 @@ describe("chat through the gateway", () => {
     assert.equal(conv.participant.isOnline, true);
 
     const receipt = once(alice, "message:read");
+    const onPhone = once(bobPhone, "message:read");
     const read = await emit(bob, "message:read", { conversationId, seq: third.data.seq });
     assert.equal(read.ok, true, JSON.stringify(read));
     assert.equal(read.data.unreadCount, 0);
     const [r] = await receipt;
     assert.deepEqual(r, { conversationId, userId: "bob", lastReadSeq: third.data.seq });
+    // bob's other device learns the position and its badge count.
+    const [p] = await onPhone;
+    assert.deepEqual(p, { conversationId, userId: "bob", lastReadSeq: third.data.seq, unreadCount: 0 });
     unread = await rest("bob", "GET", "/unread-count");
     assert.equal(unread.body.total, 0);
     // Moving backwards is a no-op.

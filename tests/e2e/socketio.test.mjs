@@ -176,6 +176,30 @@ for (const transport of ["websocket", "polling"]) {
   });
 }
 
+// The server emits "bye" and closes the connection at once. Over polling the "bye" answers the
+// waiting poll, so the DISCONNECT and CLOSE must wait for the client's next poll; right after
+// connecting the close often lands in the middle of the upgrade probe, where they must go out
+// over the new WebSocket. Either way the client sees the event and a server-side close, never a
+// transport error. (When DISCONNECT and CLOSE arrive in one polling payload, socket.io-client
+// handles the CLOSE first — it defers decoded packets by a tick — and reports "transport close",
+// as with the reference server, whose disconnect(true) sends no DISCONNECT at all.)
+for (const [name, opts] of [
+  ["polling only", { transports: ["polling"] }],
+  ["during the upgrade", {}],
+]) {
+  test(`server close keeps queued packets (${name})`, async () => {
+    for (let i = 0; i < 10; i++) {
+      const socket = await connect(server.url, opts);
+      const bye = once(socket, "bye");
+      const reason = once(socket, "disconnect");
+      socket.emit("close-me");
+      assert.deepEqual(await bye, ["bye"]);
+      const [why] = await reason;
+      assert.ok(["io server disconnect", "transport close"].includes(why), `disconnect reason: ${why}`);
+    }
+  });
+}
+
 test("rooms: broadcast reaches members only", async () => {
   const a = await connect(server.url, { transports: ["websocket"] });
   const b = await connect(server.url, { transports: ["polling"] });

@@ -50,7 +50,10 @@ int Millis(absl::Duration d) {
 }  // namespace
 
 absl::StatusOr<std::string> ServiceConfigJson(const ClientOptions& options) {
-  if (options.idempotent_methods.empty()) return std::string("{}");
+  // round_robin: a target resolving to several backends (a headless Kubernetes service) spreads
+  // calls over all of them instead of pinning the first (pick_first, gRPC's default).
+  boost::json::object config{{"loadBalancingConfig", boost::json::array{boost::json::object{{"round_robin", boost::json::object{}}}}}};
+  if (options.idempotent_methods.empty()) return boost::json::serialize(config);
   const RetryPolicy& retry = options.retry;
   if (retry.max_attempts < 2) return absl::InvalidArgumentError("retry max_attempts must be >= 2");
   if (retry.initial_backoff <= absl::ZeroDuration() || retry.max_backoff <= absl::ZeroDuration()) {
@@ -74,9 +77,8 @@ absl::StatusOr<std::string> ServiceConfigJson(const ClientOptions& options) {
       {"backoffMultiplier", retry.backoff_multiplier},
       {"retryableStatusCodes", std::move(codes)},
   };
-  boost::json::object config{
-      {"methodConfig", boost::json::array{boost::json::object{{"name", std::move(names)},
-                                                              {"retryPolicy", std::move(policy)}}}}};
+  config["methodConfig"] =
+      boost::json::array{boost::json::object{{"name", std::move(names)}, {"retryPolicy", std::move(policy)}}};
   return boost::json::serialize(config);
 }
 

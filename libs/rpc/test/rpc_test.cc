@@ -211,6 +211,11 @@ TEST_CASE("service config JSON is valid for gRPC and rejects bad method names") 
   CHECK_FALSE(method_config.at("name").at(1).as_object().contains("method"));
   CHECK(method_config.at("retryPolicy").at("retryableStatusCodes").at(0) == "UNAVAILABLE");
   CHECK(method_config.at("retryPolicy").at("initialBackoff") == "0.1s");
+  CHECK(config.at("loadBalancingConfig").at(0).as_object().contains("round_robin"));
+  auto no_retries = sb::rpc::ServiceConfigJson(sb::rpc::ClientOptions{});
+  REQUIRE(no_retries.ok());
+  CHECK(grpc::experimental::ValidateServiceConfigJSON(*no_retries).empty());
+  CHECK_FALSE(boost::json::parse(*no_retries).as_object().contains("methodConfig"));
 
   options.idempotent_methods = {"NoSlash"};
   CHECK(sb::rpc::ServiceConfigJson(options).status().code() == absl::StatusCode::kInvalidArgument);

@@ -129,6 +129,15 @@ TEST_CASE("FindHeader compares header names case-insensitively and returns the f
   CHECK(info.Header("Content-type") == std::optional<std::string_view>("a"));
 }
 
+TEST_CASE("RequestInfo decodes path segments one by one and query values") {
+  Request req(http::verb::get, "/api/v1/chat/blocks/a%2Fb%20c//x?userIds=u%2C1,u2&q=%C3%A9", 11);
+  RequestInfo info = RequestInfo::From(req, "127.0.0.1");
+  CHECK(info.segments == std::vector<std::string>{"api", "v1", "chat", "blocks", "a/b c", "x"});
+  CHECK(info.Query("userIds") == std::optional<std::string_view>("u,1,u2"));
+  CHECK(info.Query("q") == std::optional<std::string_view>("\xC3\xA9"));
+  CHECK(RequestInfo::From(Request(http::verb::get, "/", 11), "").segments.empty());
+}
+
 namespace {
 
 // One HTTP request on a fresh connection (Engine.IO long-polling needs nothing more).

@@ -293,7 +293,13 @@ TEST_CASE("unread counts follow sends, reads and deletes; mark-read never moves 
   auto receipts = f.sink.To("alice", "message:read");
   REQUIRE(receipts.size() == 1);
   CHECK(receipts[0].payload.find("\"lastReadSeq\":\"2\"") != std::string::npos);
-  CHECK(f.sink.To("bob", "message:read").empty());  // to the other participants only
+  CHECK(receipts[0].payload.find("unreadCount") == std::string::npos);  // bob's count is his own
+  // bob's other devices get the new position with his unread count for the conversation.
+  auto own = f.sink.To("bob", "message:read");
+  REQUIRE(own.size() == 1);
+  CHECK(own[0].users == std::vector<std::string>{"bob"});
+  CHECK(own[0].payload.find("\"lastReadSeq\":\"2\"") != std::string::npos);
+  CHECK(own[0].payload.find("\"unreadCount\":1") != std::string::npos);
 
   auto back = f.chat->MarkRead("bob", c1, 1);
   REQUIRE(back.ok());
@@ -514,4 +520,31 @@ TEST_CASE("group membership: admins add/remove/promote, leaving keeps an admin",
   const int64_t direct = f.Direct("alice", "bob");
   CHECK(f.chat->AddParticipants("alice", direct, {"carol"}).status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(f.chat->LeaveConversation("alice", direct).code() == absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("contacts for presence privacy: shared active conversations, no blocks", "[integration]") {
+  Fixture f(NoRateLimit());
+  f.Direct("alice", "bob");
+  REQUIRE(f.chat->CreateGroup("alice", "team", {"carol", "dave"}).ok());
+  auto group = f.chat->CreateGroup("erin", "other", {"frank"});
+  REQUIRE(group.ok());
+  const std::vector<std::string> everyone{"bob", "carol", "dave", "erin", "frank", "alice", "bob", "q\"uo\\te"};
+
+  auto contacts = f.chat->FilterContacts("alice", everyone);
+  REQUIRE(contacts.ok());
+  CHECK(*contacts == std::vector<std::string>{"bob", "carol", "dave", "alice"});  // request order, no duplicates
+
+  // A block in either direction hides the pair from each other.
+  REQUIRE(f.chat->Block("dave", "alice").ok());
+  CHECK(*f.chat->FilterContacts("alice", everyone) == std::vector<std::string>{"bob", "carol", "alice"});
+  CHECK(*f.chat->FilterContacts("dave", {"alice", "carol"}) == std::vector<std::string>{"carol"});
+
+  // Leaving the only shared conversation ends the contact.
+  REQUIRE(f.chat->LeaveConversation("carol", f.chat->ListConversations("carol", 10, "")->conversations[0].id).ok());
+  CHECK(*f.chat->FilterContacts("alice", {"carol"}) == std::vector<std::string>{});
+  CHECK(*f.chat->FilterContacts("frank", {"erin", "alice"}) == std::vector<std::string>{"erin"});
+
+  std::vector<std::string> too_many(kMaxContactCandidates + 1, "x");
+  CHECK(f.chat->FilterContacts("alice", too_many).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(f.chat->FilterContacts("alice", {""}).status().code() == absl::StatusCode::kInvalidArgument);
 }

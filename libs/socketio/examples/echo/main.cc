@@ -10,6 +10,7 @@
 //     "call-me" (...args) -> EmitWithAck("ping-client", ...args) to the caller (5 s timeout); acks the
 //                            call with {"ok":true,"args":[client's ack args]} or {"ok":false,"error":"..."}
 //     "disconnect-me"     -> server-side disconnect of this socket
+//     "close-me"          -> emits "bye", then disconnects the socket and closes its connection
 //   "/forbidden": middleware refuses with {"message":"forbidden","data":{"reason":"test"}}.
 //
 // Flags: --host (0.0.0.0) --port (0: ephemeral) --path (/socket.io/) --ping-interval ms (25000)
@@ -125,6 +126,10 @@ void SetUpEchoNamespace(sio::Namespace& ns) {
                     });
     });
     socket->On("disconnect-me", [](sio::Socket& s, sio::Message&, sio::Ack) { s.Disconnect(false); });
+    socket->On("close-me", [](sio::Socket& s, sio::Message&, sio::Ack) {
+      s.Emit("bye", {boost::json::value("bye")});
+      s.Disconnect(true);
+    });
     // Not in the reference test server: shows OnUnhandled answering events nobody handles.
     socket->OnUnhandled([](sio::Socket&, sio::Message& msg, sio::Ack ack) {
       if (ack) ack({boost::json::object{{"error", "unknown event: " + msg.event}}});

@@ -226,6 +226,12 @@ void EngineSession::FlushPolling() {
 }
 
 void EngineSession::OnPollGet(Responder respond) {
+  if (lingering_) {
+    server_.Reply(request_, respond,
+                  MakeResponse(http::status::ok, "text/plain; charset=UTF-8", impl_->outbox.TakePollingPayload()));
+    FinishLinger();
+    return;
+  }
   if (closed_) {
     server_.ReplyError(request_, respond, eio::ErrorCode::kUnknownSid);
     return;
@@ -245,6 +251,11 @@ void EngineSession::OnPollGet(Responder respond) {
 }
 
 void EngineSession::OnPollPost(std::string body, Responder respond) {
+  if (lingering_) {
+    // The server closed first: what the client sends now is answered but not delivered.
+    server_.Reply(request_, respond, MakeResponse(http::status::ok, "text/html", "ok"));
+    return;
+  }
   if (closed_) {
     server_.ReplyError(request_, respond, eio::ErrorCode::kUnknownSid);
     return;
@@ -283,7 +294,13 @@ void EngineSession::OnPacket(eio::Packet packet) {
 void EngineSession::CloseOnStrand(const std::string& reason, bool tell_client) {
   if (closed_.exchange(true)) return;
   impl_->timer.cancel();
-  if (impl_->pending_get) {
+  // A polling client between two polls, or one that paused polling for an upgrade probe, would
+  // otherwise lose the queued packets (e.g. a DISCONNECT with its reason) and see a transport
+  // error instead of a server close.
+  const bool linger = tell_client && impl_->started && !impl_->ws && !impl_->pending_get;
+  if (linger) {
+    StartLinger();
+  } else if (impl_->pending_get) {
     Responder respond = std::move(*impl_->pending_get);
     impl_->pending_get.reset();
     // Deliver what is queued (e.g. DISCONNECT packets of a server-side disconnect), then CLOSE.
@@ -292,9 +309,45 @@ void EngineSession::CloseOnStrand(const std::string& reason, bool tell_client) {
     payload += eio::EncodePayload({eio::Packet::Text(eio::PacketType::kClose)});
     server_.Reply(request_, respond, MakeResponse(http::status::ok, "text/plain; charset=UTF-8", std::move(payload)));
   }
+  if (!linger) {
+    impl_->outbox.Clear();
+    if (impl_->ws) {
+      impl_->ws->Close();
+      impl_->ws->Detach();
+      impl_->ws.reset();
+    }
+    if (impl_->probe) {
+      impl_->probe->Close();
+      impl_->probe->Detach();
+      impl_->probe.reset();
+    }
+    server_.Remove(*this);
+  }
+  auto on_close_fn = std::move(on_close);
+  on_close = nullptr;
+  on_message = nullptr;
+  if (on_close_fn && impl_->started) on_close_fn(reason);
+}
+
+void EngineSession::StartLinger() {
+  // The outbox keeps its packets and the session stays registered, so that the client's next
+  // request finds it.
+  impl_->outbox.Push(eio::Packet::Text(eio::PacketType::kClose));  // fails only for a slow consumer
+  lingering_.store(true);
+  impl_->timer.expires_after(server_.options_.close_linger);
+  impl_->timer.async_wait([weak = weak_from_this()](beast::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || !self->lingering_) return;
+    self->FinishLinger();
+  });
+}
+
+void EngineSession::FinishLinger() {
+  if (!lingering_.exchange(false)) return;
+  impl_->timer.cancel();
   impl_->outbox.Clear();
   if (impl_->ws) {
-    impl_->ws->Close();
+    impl_->ws->Close();  // after the frames already queued on it
     impl_->ws->Detach();
     impl_->ws.reset();
   }
@@ -304,10 +357,6 @@ void EngineSession::CloseOnStrand(const std::string& reason, bool tell_client) {
     impl_->probe.reset();
   }
   server_.Remove(*this);
-  auto on_close_fn = std::move(on_close);
-  on_close = nullptr;
-  on_message = nullptr;
-  if (on_close_fn && impl_->started) on_close_fn(reason);
 }
 
 // ---- WsTransport ---------------------------------------------------------------------------------
@@ -505,6 +554,13 @@ bool WsTransport::OnMessage(std::string payload, bool binary) {
       std::vector<eio::Packet> queued;
       while (!impl.outbox.empty()) queued.push_back(impl.outbox.Pop());
       impl.outbox.Clear();
+      if (session->lingering_) {
+        // Closed by the server during the upgrade: deliver what was queued over the WebSocket
+        // (its CLOSE packet included), then close it.
+        Send(queued);
+        session->FinishLinger();
+        return !torn_down_;
+      }
       if (!queued.empty() && !Send(queued)) {
         session->CloseOnStrand("transport error", false);
         return !torn_down_;
@@ -739,7 +795,6 @@ void EngineServer::HandleRequest(Request request, RequestInfo info, Responder re
     Reply(info, respond, MakeResponse(http::status::service_unavailable, "application/json",
                                       R"({"code":4,"message":"Server shutting down"})"));
   };
-  if (closing_) return reply_shutting_down();
   eio::HandshakeRequest hr;
   hr.method = info.method;
   hr.eio = info.Query("EIO");
@@ -748,7 +803,7 @@ void EngineServer::HandleRequest(Request request, RequestInfo info, Responder re
   hr.websocket_upgrade = websocket::is_upgrade(request);
   auto result = eio::ValidateHandshake(hr, [this](std::string_view sid) -> std::optional<eio::Transport> {
     auto s = sessions_.Find(sid);
-    if (!s || s->closed()) return std::nullopt;
+    if (!s || (s->closed() && !s->lingering_)) return std::nullopt;
     return s->transport();
   });
   if (auto* rejected = std::get_if<eio::HandshakeRejected>(&result)) {
@@ -761,6 +816,8 @@ void EngineServer::HandleRequest(Request request, RequestInfo info, Responder re
   }
 
   if (!accepted.sid) {
+    // Shutting down refuses new sessions only: existing ones still fetch their final packets.
+    if (closing_) return reply_shutting_down();
     if (options_.allow_request) {
       if (auto refusal = options_.allow_request(info)) {
         counters_.refused_requests.fetch_add(1, std::memory_order_relaxed);

@@ -12,6 +12,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "sb/common/log.h"
 
 namespace sb::socketio::server {
@@ -50,11 +51,15 @@ RequestInfo RequestInfo::From(const Request& request, std::string remote_address
   auto url = boost::urls::parse_origin_form(info.target);
   if (url) {
     info.path = std::string(url->path());
+    for (auto segment : url->segments()) {
+      if (!segment.empty()) info.segments.push_back(std::move(segment));
+    }
     for (auto param : url->params()) {
       info.query.emplace_back(std::string(param.key), std::string(param.value));
     }
   } else {
     info.path = info.target.substr(0, info.target.find('?'));
+    info.segments = absl::StrSplit(info.path, '/', absl::SkipEmpty());
   }
   return info;
 }

@@ -50,9 +50,9 @@ struct ClientOptions {
   std::shared_ptr<grpc::ChannelCredentials> credentials;  // nullptr -> insecure (in-cluster)
 };
 
-// The service config JSON MakeChannel installs: one methodConfig with the retry policy for the
-// idempotent methods (or "{}" when there are none). InvalidArgument for a malformed method name
-// or retry policy.
+// The service config JSON MakeChannel installs: round_robin load balancing over every address the
+// target resolves to, and one methodConfig with the retry policy for the idempotent methods (none
+// when there are none). InvalidArgument for a malformed method name or retry policy.
 absl::StatusOr<std::string> ServiceConfigJson(const ClientOptions& options);
 
 // A channel to `target` (any gRPC target, e.g. "dns:///chat:7001" or "127.0.0.1:7001"). The

@@ -57,6 +57,10 @@ struct EngineOptions {
   bool allow_upgrades = true;
   // Upgrade must complete ("5") this long after the WebSocket opened, or the probe is dropped.
   std::chrono::milliseconds upgrade_timeout{10'000};
+  // A server-side close of a polling session with no poll waiting (or in the middle of an upgrade)
+  // keeps the session for this long so that the client's next poll, or the completed upgrade,
+  // still receives what was queued and the CLOSE packet (the reference server's closeTimeout).
+  std::chrono::milliseconds close_linger{5'000};
   // CORS: allowed Origin values; "*" allows any origin (development). Empty: no CORS headers.
   std::vector<std::string> cors_origins;
   bool cors_credentials = true;
@@ -93,8 +97,9 @@ class EngineSession : public std::enable_shared_from_this<EngineSession> {
   void Send(std::vector<eio::Packet> packets);
   // Same as Send() for packets shared with other sessions. Any thread; no-op once closed.
   void Send(std::shared_ptr<const SharedPackets> packets);
-  // Closes the session: the client is told (WebSocket close frame / CLOSE packet to a pending
-  // poll), on_close runs once with `reason`. Any thread; idempotent.
+  // Closes the session: the client is told (WebSocket close frame, or a CLOSE packet after every
+  // queued packet on the next poll or over the WebSocket a pending upgrade completes; bounded by
+  // close_linger), on_close runs once with `reason` at once. Any thread; idempotent.
   void Close(std::string reason);
 
   // Set by the owner of the session in EngineServer's on_connection callback (on the strand),
@@ -121,6 +126,10 @@ class EngineSession : public std::enable_shared_from_this<EngineSession> {
   void OnPollPost(std::string body, Responder respond);
   void FlushPolling();
   void ArmHeartbeat(std::chrono::steady_clock::time_point deadline);
+  // After a server-side close that could not reach the client yet: hand the queued packets and the
+  // CLOSE to the next poll or the upgraded WebSocket, or drop them after close_linger.
+  void StartLinger();
+  void FinishLinger();
 
   EngineServer& server_;
   Strand strand_;
@@ -128,6 +137,7 @@ class EngineSession : public std::enable_shared_from_this<EngineSession> {
   RequestInfo request_;
   std::atomic<eio::Transport> transport_;
   std::atomic<bool> closed_{false};
+  std::atomic<bool> lingering_{false};  // closed, still registered until the client got the CLOSE
   std::unique_ptr<Impl> impl_;
 };
 

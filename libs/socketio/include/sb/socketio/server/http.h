@@ -42,7 +42,10 @@ std::optional<std::string_view> FindHeader(const std::vector<std::pair<std::stri
 struct RequestInfo {
   std::string method;
   std::string target;  // as received, e.g. "/socket.io/?EIO=4&transport=polling"
-  std::string path;    // target without the query
+  std::string path;    // target without the query, percent-decoded
+  // The path's segments, each percent-decoded on its own ("/a/x%2Fy" -> {"a", "x/y"}), empty ones
+  // dropped: what REST handlers match ids against.
+  std::vector<std::string> segments;
   std::vector<std::pair<std::string, std::string>> headers;
   std::vector<std::pair<std::string, std::string>> query;
   std::string remote_address;
