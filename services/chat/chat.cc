@@ -68,7 +68,7 @@ Chat::Chat(ChatStore& store, EventSink& events, PresenceReader& presence, Offlin
       notifier_(notifier),
       options_(options),
       clock_(std::move(clock)),
-      gate_(options.moderation) {}
+      gate_(options.moderation, options.send_rate_counter) {}
 
 void Chat::Publish(const std::vector<std::string>& users, const std::string& event, const std::string& payload) {
   if (users.empty()) return;

@@ -41,6 +41,9 @@ struct ChatOptions {
   absl::Duration typing_ttl = absl::Seconds(5);       // a start without a stop expires after this
   absl::Duration typing_throttle = absl::Seconds(2);  // repeated starts within it are not republished
   int typing_rate = 10;                               // typing calls per second per user, then RESOURCE_EXHAUSTED
+  // Where the send rate is counted (production: RedisSendRateCounter, shared by all replicas);
+  // null: in this process only. Must outlive the Chat.
+  SendRateCounter* send_rate_counter = nullptr;
 };
 
 class Chat {

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "sb/common/log.h"
 
 namespace sb::chat {
 namespace {
@@ -87,7 +88,7 @@ void SendRateLimiter::PruneLocked(absl::Time now) {
   }
 }
 
-SendRateLimiter::Verdict SendRateLimiter::Check(const std::string& user, absl::Time now) {
+absl::StatusOr<SendRateCounter::Verdict> SendRateLimiter::Check(const std::string& user, absl::Time now) {
   std::lock_guard lock(mu_);
   PruneLocked(now);
   State& s = users_[user];
@@ -108,21 +109,31 @@ bool SendRateLimiter::InCooldown(const std::string& user, absl::Time now) {
   return it != users_.end() && it->second.cooldown_until > now;
 }
 
+SendRateCounter::Verdict ModerationGate::CheckRate(const std::string& user, absl::Time now) {
+  if (shared_counter_ != nullptr) {
+    auto verdict = shared_counter_->Check(user, now);
+    if (verdict.ok()) return *verdict;
+    sb::log::Warn("send rate: shared counter unavailable, limiting per instance",
+                  {{"error", std::string(verdict.status().message())}});
+  }
+  return *limiter_.Check(user, now);
+}
+
 GateDecision ModerationGate::Evaluate(const std::string& user, absl::Time now, absl::Time first_seen, bool shadowed) {
   GateDecision d;
   auto add_reason = [&](const char* r) { d.reason = d.reason.empty() ? r : absl::StrCat(d.reason, ",", r); };
-  switch (limiter_.Check(user, now)) {
-    case SendRateLimiter::Verdict::kLimited:
+  switch (CheckRate(user, now)) {
+    case SendRateCounter::Verdict::kLimited:
       d.status = absl::ResourceExhaustedError(absl::StrCat(
           "sending too fast: at most ", options_.send_rate, " messages per ",
           absl::FormatDuration(options_.send_window), "; links are removed for ",
           absl::FormatDuration(options_.cooldown)));
       return d;
-    case SendRateLimiter::Verdict::kAllowedInCooldown:
+    case SendRateCounter::Verdict::kAllowedInCooldown:
       d.strip_links = true;
       add_reason("cooldown");
       break;
-    case SendRateLimiter::Verdict::kAllowed:
+    case SendRateCounter::Verdict::kAllowed:
       break;
   }
   if (options_.new_account_age > absl::ZeroDuration() && now - first_seen < options_.new_account_age) {

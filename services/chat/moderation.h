@@ -7,8 +7,9 @@
 //  - Messages of shadowed authors are stored and echoed to the author but delivered to no one else.
 // What the gate did is kept on the message (Moderation) and returned to the sender only.
 //
-// The limiter's state is in memory, per sb-chat instance: with N replicas a user can send up to N
-// times the rate (requests are spread by the gateway's channel); documented in docs/chat.md.
+// The limiter is a SendRateCounter: in production RedisSendRateCounter (redis_rate_limiter.h), shared
+// by every sb-chat replica; SendRateLimiter keeps the same rules in memory (tests, and the fallback
+// while Redis is unreachable).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include <unordered_map>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/chat/model.h"
 
@@ -40,14 +42,22 @@ struct StripResult {
 };
 StripResult StripLinks(const std::string& text);
 
-// Sliding-window send counter per user with cooldowns.
-class SendRateLimiter {
+// Sliding-window send counting per user with cooldowns: at most send_rate sends within any
+// send_window; an attempt over the limit is refused and starts a cooldown.
+class SendRateCounter {
  public:
   enum class Verdict { kAllowed, kAllowedInCooldown, kLimited };
+  virtual ~SendRateCounter() = default;
+  // Records one send attempt of `user` at `now`; kLimited ones are not counted as sent.
+  virtual absl::StatusOr<Verdict> Check(const std::string& user, absl::Time now) = 0;
+};
+
+// SendRateCounter in process memory (one instance's view). Never fails.
+class SendRateLimiter : public SendRateCounter {
+ public:
   explicit SendRateLimiter(ModerationOptions options) : options_(options) {}
 
-  // Records one send attempt of `user` at `now`; kLimited ones are not counted as sent.
-  Verdict Check(const std::string& user, absl::Time now);
+  absl::StatusOr<Verdict> Check(const std::string& user, absl::Time now) override;
   // True while `user` is in a cooldown at `now`.
   bool InCooldown(const std::string& user, absl::Time now);
 
@@ -73,7 +83,10 @@ struct GateDecision {
 
 class ModerationGate {
  public:
-  explicit ModerationGate(ModerationOptions options) : options_(options), limiter_(options) {}
+  // `shared_counter` (may be null: in-memory only) must outlive the gate; when it fails (Redis
+  // down) the gate falls back to its in-memory limiter rather than refusing or waving sends through.
+  explicit ModerationGate(ModerationOptions options, SendRateCounter* shared_counter = nullptr)
+      : options_(options), limiter_(options), shared_counter_(shared_counter) {}
 
   // `first_seen` is when the account entered the user directory; `shadowed` its author flag.
   GateDecision Evaluate(const std::string& user, absl::Time now, absl::Time first_seen, bool shadowed);
@@ -83,8 +96,11 @@ class ModerationGate {
   const ModerationOptions& options() const { return options_; }
 
  private:
+  SendRateCounter::Verdict CheckRate(const std::string& user, absl::Time now);
+
   ModerationOptions options_;
   SendRateLimiter limiter_;
+  SendRateCounter* shared_counter_;
 };
 
 }  // namespace sb::chat

@@ -27,14 +27,14 @@ TEST_CASE("rate limiter refuses over the window, then a cooldown follows") {
   ModerationOptions o{.send_rate = 3, .send_window = absl::Seconds(10), .cooldown = absl::Seconds(60)};
   SendRateLimiter limiter(o);
   const absl::Time t0 = absl::FromUnixSeconds(1'000'000);
-  for (int i = 0; i < 3; ++i) CHECK(limiter.Check("u", t0 + absl::Seconds(i)) == SendRateLimiter::Verdict::kAllowed);
-  CHECK(limiter.Check("u", t0 + absl::Seconds(3)) == SendRateLimiter::Verdict::kLimited);
-  CHECK(limiter.Check("other", t0 + absl::Seconds(3)) == SendRateLimiter::Verdict::kAllowed);  // per user
+  for (int i = 0; i < 3; ++i) CHECK(*limiter.Check("u", t0 + absl::Seconds(i)) == SendRateLimiter::Verdict::kAllowed);
+  CHECK(*limiter.Check("u", t0 + absl::Seconds(3)) == SendRateLimiter::Verdict::kLimited);
+  CHECK(*limiter.Check("other", t0 + absl::Seconds(3)) == SendRateLimiter::Verdict::kAllowed);  // per user
   // The window has moved on (sends at 0..2 s expired) but the cooldown (until 63 s) still holds.
-  CHECK(limiter.Check("u", t0 + absl::Seconds(20)) == SendRateLimiter::Verdict::kAllowedInCooldown);
+  CHECK(*limiter.Check("u", t0 + absl::Seconds(20)) == SendRateLimiter::Verdict::kAllowedInCooldown);
   CHECK(limiter.InCooldown("u", t0 + absl::Seconds(62)));
   CHECK_FALSE(limiter.InCooldown("u", t0 + absl::Seconds(64)));
-  CHECK(limiter.Check("u", t0 + absl::Seconds(64)) == SendRateLimiter::Verdict::kAllowed);
+  CHECK(*limiter.Check("u", t0 + absl::Seconds(64)) == SendRateLimiter::Verdict::kAllowed);
 }
 
 TEST_CASE("gate: cooldown and new accounts strip links, shadowed authors are marked, reasons recorded") {
