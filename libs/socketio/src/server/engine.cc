@@ -227,8 +227,16 @@ void EngineSession::FlushPolling() {
 
 void EngineSession::OnPollGet(Responder respond) {
   if (lingering_) {
+    // What was queued goes out first, the CLOSE on the poll after it: in one payload socket.io-client
+    // would act on the CLOSE before the (tick-deferred) DISCONNECT and report "transport close".
+    if (!impl_->outbox.empty()) {
+      server_.Reply(request_, respond,
+                    MakeResponse(http::status::ok, "text/plain; charset=UTF-8", impl_->outbox.TakePollingPayload()));
+      return;
+    }
     server_.Reply(request_, respond,
-                  MakeResponse(http::status::ok, "text/plain; charset=UTF-8", impl_->outbox.TakePollingPayload()));
+                  MakeResponse(http::status::ok, "text/plain; charset=UTF-8",
+                               eio::EncodePayload({eio::Packet::Text(eio::PacketType::kClose)})));
     FinishLinger();
     return;
   }
@@ -252,8 +260,15 @@ void EngineSession::OnPollGet(Responder respond) {
 
 void EngineSession::OnPollPost(std::string body, Responder respond) {
   if (lingering_) {
-    // The server closed first: what the client sends now is answered but not delivered.
+    // The server closed first: what the client sends now is answered but not delivered; its own
+    // CLOSE (sent once it has handled our DISCONNECT) ends the session without waiting.
     server_.Reply(request_, respond, MakeResponse(http::status::ok, "text/html", "ok"));
+    auto packets = eio::DecodePayload(body, server_.options_.max_payload);
+    if (packets.ok()) {
+      for (const auto& packet : *packets) {
+        if (packet.type == eio::PacketType::kClose) return FinishLinger();
+      }
+    }
     return;
   }
   if (closed_) {
@@ -297,8 +312,10 @@ void EngineSession::CloseOnStrand(const std::string& reason, bool tell_client) {
   // A polling client between two polls, or one that paused polling for an upgrade probe, would
   // otherwise lose the queued packets (e.g. a DISCONNECT with its reason) and see a transport
   // error instead of a server close.
-  const bool linger = tell_client && impl_->started && !impl_->ws && !impl_->pending_get;
+  const bool linger =
+      tell_client && impl_->started && !impl_->ws && (!impl_->pending_get || !impl_->outbox.empty());
   if (linger) {
+    FlushPolling();  // a waiting poll takes the queued packets now, the next one the CLOSE
     StartLinger();
   } else if (impl_->pending_get) {
     Responder respond = std::move(*impl_->pending_get);
@@ -332,7 +349,6 @@ void EngineSession::CloseOnStrand(const std::string& reason, bool tell_client) {
 void EngineSession::StartLinger() {
   // The outbox keeps its packets and the session stays registered, so that the client's next
   // request finds it.
-  impl_->outbox.Push(eio::Packet::Text(eio::PacketType::kClose));  // fails only for a slow consumer
   lingering_.store(true);
   impl_->timer.expires_after(server_.options_.close_linger);
   impl_->timer.async_wait([weak = weak_from_this()](beast::error_code ec) {
@@ -555,8 +571,9 @@ bool WsTransport::OnMessage(std::string payload, bool binary) {
       while (!impl.outbox.empty()) queued.push_back(impl.outbox.Pop());
       impl.outbox.Clear();
       if (session->lingering_) {
-        // Closed by the server during the upgrade: deliver what was queued over the WebSocket
-        // (its CLOSE packet included), then close it.
+        // Closed by the server during the upgrade: deliver what was queued over the WebSocket, one
+        // frame per packet, then the CLOSE, then close it.
+        queued.push_back(eio::Packet::Text(eio::PacketType::kClose));
         Send(queued);
         session->FinishLinger();
         return !torn_down_;

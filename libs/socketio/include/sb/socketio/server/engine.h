@@ -57,9 +57,10 @@ struct EngineOptions {
   bool allow_upgrades = true;
   // Upgrade must complete ("5") this long after the WebSocket opened, or the probe is dropped.
   std::chrono::milliseconds upgrade_timeout{10'000};
-  // A server-side close of a polling session with no poll waiting (or in the middle of an upgrade)
-  // keeps the session for this long so that the client's next poll, or the completed upgrade,
-  // still receives what was queued and the CLOSE packet (the reference server's closeTimeout).
+  // A server-side close of a polling session with no poll waiting, with packets still queued, or in
+  // the middle of an upgrade keeps the session for at most this long, so that the client's next
+  // polls (queued packets first, then the CLOSE), or the completed upgrade, still receive them
+  // (the reference server's closeTimeout).
   std::chrono::milliseconds close_linger{5'000};
   // CORS: allowed Origin values; "*" allows any origin (development). Empty: no CORS headers.
   std::vector<std::string> cors_origins;
