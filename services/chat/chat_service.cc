@@ -1,33 +1,16 @@
 #include "services/chat/chat_service.h"
 
 #include "sb/common/log.h"
-#include "sb/rpc/interceptor.h"
-#include "sb/rpc/status.h"
+#include "sb/rpc/blocking.h"
 #include "services/chat/convert.h"
 
 namespace sb::chat {
 
 namespace pb = ::switchboard::chat::v1;
 
-template <typename Work>
-grpc::ServerUnaryReactor* ChatService::Run(grpc::CallbackServerContext* context, Work work) {
-  auto* reactor = context->DefaultReactor();
-  absl::Status submitted = pool_.Submit([context, reactor, work = std::move(work), rid = sb::rpc::RequestId(context)]() mutable {
-    sb::log::RequestIdScope scope(rid);
-    if (context->IsCancelled()) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled or deadline exceeded while queued"));
-      return;
-    }
-    absl::Status status = work();
-    reactor->Finish(sb::rpc::ToGrpcStatus(status));
-  });
-  if (!submitted.ok()) reactor->Finish(sb::rpc::ToGrpcStatus(submitted));
-  return reactor;
-}
-
 grpc::ServerUnaryReactor* ChatService::UpsertUser(grpc::CallbackServerContext* context, const pb::UpsertUserRequest* req,
                                                   pb::User* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto user = chat_.UpsertUser(User{req->user_id(), req->username(), req->display_name(), req->avatar_url(), false});
     if (!user.ok()) return user.status();
     ToProto(*user, resp);
@@ -38,7 +21,7 @@ grpc::ServerUnaryReactor* ChatService::UpsertUser(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* ChatService::GetOrCreateDirectConversation(grpc::CallbackServerContext* context,
                                                                      const pb::GetOrCreateDirectConversationRequest* req,
                                                                      pb::ConversationResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto result = chat_.GetOrCreateDirect(req->user_id(), req->other_user_id());
     if (!result.ok()) return result.status();
     ToProto(result->conversation, req->user_id(), resp->mutable_conversation());
@@ -49,7 +32,7 @@ grpc::ServerUnaryReactor* ChatService::GetOrCreateDirectConversation(grpc::Callb
 
 grpc::ServerUnaryReactor* ChatService::CreateGroup(grpc::CallbackServerContext* context, const pb::CreateGroupRequest* req,
                                                    pb::ConversationResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     std::vector<std::string> members(req->participant_ids().begin(), req->participant_ids().end());
     auto conversation = chat_.CreateGroup(req->user_id(), req->title(), members);
     if (!conversation.ok()) return conversation.status();
@@ -62,7 +45,7 @@ grpc::ServerUnaryReactor* ChatService::CreateGroup(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* ChatService::GetConversation(grpc::CallbackServerContext* context,
                                                        const pb::GetConversationRequest* req,
                                                        pb::ConversationResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto conversation = chat_.GetConversation(req->user_id(), req->conversation_id());
     if (!conversation.ok()) return conversation.status();
     ToProto(*conversation, req->user_id(), resp->mutable_conversation());
@@ -73,7 +56,7 @@ grpc::ServerUnaryReactor* ChatService::GetConversation(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* ChatService::ListConversations(grpc::CallbackServerContext* context,
                                                          const pb::ListConversationsRequest* req,
                                                          pb::ListConversationsResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto page = chat_.ListConversations(req->user_id(), req->limit(), req->cursor());
     if (!page.ok()) return page.status();
     for (const auto& c : page->conversations) ToProto(c, req->user_id(), resp->add_conversations());
@@ -84,7 +67,7 @@ grpc::ServerUnaryReactor* ChatService::ListConversations(grpc::CallbackServerCon
 
 grpc::ServerUnaryReactor* ChatService::SetMuted(grpc::CallbackServerContext* context, const pb::SetMutedRequest* req,
                                                 pb::ConversationResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto conversation = chat_.SetMuted(req->user_id(), req->conversation_id(), req->muted());
     if (!conversation.ok()) return conversation.status();
     ToProto(*conversation, req->user_id(), resp->mutable_conversation());
@@ -95,7 +78,7 @@ grpc::ServerUnaryReactor* ChatService::SetMuted(grpc::CallbackServerContext* con
 grpc::ServerUnaryReactor* ChatService::AddParticipants(grpc::CallbackServerContext* context,
                                                        const pb::AddParticipantsRequest* req,
                                                        pb::ConversationResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     std::vector<std::string> members(req->participant_ids().begin(), req->participant_ids().end());
     auto conversation = chat_.AddParticipants(req->user_id(), req->conversation_id(), members);
     if (!conversation.ok()) return conversation.status();
@@ -107,7 +90,7 @@ grpc::ServerUnaryReactor* ChatService::AddParticipants(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* ChatService::RemoveParticipant(grpc::CallbackServerContext* context,
                                                          const pb::RemoveParticipantRequest* req,
                                                          pb::ConversationResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto conversation = chat_.RemoveParticipant(req->user_id(), req->conversation_id(), req->participant_id());
     if (!conversation.ok()) return conversation.status();
     ToProto(*conversation, req->user_id(), resp->mutable_conversation());
@@ -118,7 +101,7 @@ grpc::ServerUnaryReactor* ChatService::RemoveParticipant(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* ChatService::SetParticipantRole(grpc::CallbackServerContext* context,
                                                           const pb::SetParticipantRoleRequest* req,
                                                           pb::ConversationResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto conversation =
         chat_.SetParticipantRole(req->user_id(), req->conversation_id(), req->participant_id(), req->role());
     if (!conversation.ok()) return conversation.status();
@@ -130,12 +113,12 @@ grpc::ServerUnaryReactor* ChatService::SetParticipantRole(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* ChatService::LeaveConversation(grpc::CallbackServerContext* context,
                                                          const pb::LeaveConversationRequest* req,
                                                          pb::LeaveConversationResponse*) {
-  return Run(context, [this, req]() -> absl::Status { return chat_.LeaveConversation(req->user_id(), req->conversation_id()); });
+  return sb::rpc::RunBlocking(context, pool_, [this, req]() -> absl::Status { return chat_.LeaveConversation(req->user_id(), req->conversation_id()); });
 }
 
 grpc::ServerUnaryReactor* ChatService::SendMessage(grpc::CallbackServerContext* context, const pb::SendMessageRequest* req,
                                                    pb::SendMessageResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto result = chat_.SendMessage(Chat::SendInput{.user = req->user_id(),
                                                     .conversation_id = req->conversation_id(),
                                                     .client_message_id = req->client_message_id(),
@@ -152,7 +135,7 @@ grpc::ServerUnaryReactor* ChatService::SendMessage(grpc::CallbackServerContext* 
 
 grpc::ServerUnaryReactor* ChatService::EditMessage(grpc::CallbackServerContext* context, const pb::EditMessageRequest* req,
                                                    pb::MessageResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto message = chat_.EditMessage(req->user_id(), req->message_id(), req->content());
     if (!message.ok()) return message.status();
     ToProto(*message, true, resp->mutable_message());
@@ -162,7 +145,7 @@ grpc::ServerUnaryReactor* ChatService::EditMessage(grpc::CallbackServerContext* 
 
 grpc::ServerUnaryReactor* ChatService::DeleteMessage(grpc::CallbackServerContext* context,
                                                      const pb::DeleteMessageRequest* req, pb::MessageResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto message = chat_.DeleteMessage(req->user_id(), req->message_id());
     if (!message.ok()) return message.status();
     ToProto(*message, true, resp->mutable_message());
@@ -172,7 +155,7 @@ grpc::ServerUnaryReactor* ChatService::DeleteMessage(grpc::CallbackServerContext
 
 grpc::ServerUnaryReactor* ChatService::ListMessages(grpc::CallbackServerContext* context,
                                                     const pb::ListMessagesRequest* req, pb::ListMessagesResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto page = chat_.ListMessages(req->user_id(), req->conversation_id(), req->has_before_seq() ? req->before_seq() : -1,
                                    req->has_after_seq() ? req->after_seq() : -1,
                                    req->limit());
@@ -185,7 +168,7 @@ grpc::ServerUnaryReactor* ChatService::ListMessages(grpc::CallbackServerContext*
 
 grpc::ServerUnaryReactor* ChatService::MarkRead(grpc::CallbackServerContext* context, const pb::MarkReadRequest* req,
                                                 pb::MarkReadResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto result = chat_.MarkRead(req->user_id(), req->conversation_id(), req->seq());
     if (!result.ok()) return result.status();
     resp->set_last_read_seq(result->last_read_seq);
@@ -198,7 +181,7 @@ grpc::ServerUnaryReactor* ChatService::MarkRead(grpc::CallbackServerContext* con
 grpc::ServerUnaryReactor* ChatService::GetUnreadCounts(grpc::CallbackServerContext* context,
                                                        const pb::GetUnreadCountsRequest* req,
                                                        pb::GetUnreadCountsResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto counts = chat_.GetUnreadCounts(req->user_id());
     if (!counts.ok()) return counts.status();
     resp->set_total(static_cast<int32_t>(counts->total));
@@ -209,7 +192,7 @@ grpc::ServerUnaryReactor* ChatService::GetUnreadCounts(grpc::CallbackServerConte
 
 grpc::ServerUnaryReactor* ChatService::SetTyping(grpc::CallbackServerContext* context, const pb::SetTypingRequest* req,
                                                  pb::SetTypingResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto published = chat_.SetTyping(req->user_id(), req->conversation_id(), req->typing());
     if (!published.ok()) return published.status();
     resp->set_published(*published);
@@ -219,7 +202,7 @@ grpc::ServerUnaryReactor* ChatService::SetTyping(grpc::CallbackServerContext* co
 
 grpc::ServerUnaryReactor* ChatService::Block(grpc::CallbackServerContext* context, const pb::BlockRequest* req,
                                              pb::BlockResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto changed = chat_.Block(req->user_id(), req->blocked_user_id());
     if (!changed.ok()) return changed.status();
     resp->set_changed(*changed);
@@ -229,7 +212,7 @@ grpc::ServerUnaryReactor* ChatService::Block(grpc::CallbackServerContext* contex
 
 grpc::ServerUnaryReactor* ChatService::Unblock(grpc::CallbackServerContext* context, const pb::BlockRequest* req,
                                                pb::BlockResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto changed = chat_.Unblock(req->user_id(), req->blocked_user_id());
     if (!changed.ok()) return changed.status();
     resp->set_changed(*changed);
@@ -239,7 +222,7 @@ grpc::ServerUnaryReactor* ChatService::Unblock(grpc::CallbackServerContext* cont
 
 grpc::ServerUnaryReactor* ChatService::ListBlocked(grpc::CallbackServerContext* context, const pb::ListBlockedRequest* req,
                                                    pb::ListBlockedResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto users = chat_.ListBlocked(req->user_id());
     if (!users.ok()) return users.status();
     for (const auto& u : *users) ToProto(u, resp->add_users());
@@ -250,7 +233,7 @@ grpc::ServerUnaryReactor* ChatService::ListBlocked(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* ChatService::FilterContacts(grpc::CallbackServerContext* context,
                                                       const pb::FilterContactsRequest* req,
                                                       pb::FilterContactsResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     std::vector<std::string> candidates(req->candidate_ids().begin(), req->candidate_ids().end());
     auto contacts = chat_.FilterContacts(req->user_id(), candidates);
     if (!contacts.ok()) return contacts.status();
@@ -261,7 +244,9 @@ grpc::ServerUnaryReactor* ChatService::FilterContacts(grpc::CallbackServerContex
 
 grpc::ServerUnaryReactor* ChatService::SetShadowed(grpc::CallbackServerContext* context, const pb::SetShadowedRequest* req,
                                                    pb::SetShadowedResponse*) {
-  return Run(context, [this, req]() -> absl::Status { return chat_.SetShadowed(req->user_id(), req->shadowed(), req->reason()); });
+  return sb::rpc::RunBlocking(context, pool_, [this, req]() -> absl::Status {
+    return chat_.SetShadowed(req->user_id(), req->shadowed(), req->reason());
+  });
 }
 
 }  // namespace sb::chat

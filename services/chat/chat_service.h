@@ -1,7 +1,7 @@
 // ChatService (switchboard.chat.v1), callback API: translates protobuf <-> the Chat domain.
-// Handlers never touch the database on gRPC threads: each call is submitted to the BlockingPool
-// (sized to the Postgres pool) and the reactor is finished from there; a full queue answers
-// RESOURCE_EXHAUSTED, a call whose deadline passed while queued is answered without running.
+// Handlers never touch the database on gRPC threads: each call runs on the BlockingPool (sized to
+// the Postgres pool) through sb::rpc::RunBlocking (full queue: RESOURCE_EXHAUSTED; deadline passed
+// while queued: answered without running).
 #pragma once
 
 #include "sb/common/blocking_pool.h"
@@ -43,10 +43,6 @@ class ChatService final : public switchboard::chat::v1::ChatService::CallbackSer
 #undef SB_CHAT_RPC
 
  private:
-  // Runs `work` (returning absl::Status) on the pool and finishes the call with its status.
-  template <typename Work>
-  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context, Work work);
-
   Chat& chat_;
   sb::BlockingPool& pool_;
 };
