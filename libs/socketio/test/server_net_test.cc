@@ -210,3 +210,45 @@ TEST_CASE("a socket keeps its connection id and EmitWithAck never calls back inl
   CHECK(status.code() == absl::StatusCode::kUnavailable);
   CHECK(thread == io_thread);  // on the strand, not inline on the caller's thread
 }
+
+TEST_CASE("long headers and URLs are served up to the header limit, then answered 431") {
+  net::io_context io;
+  HttpServer server(io, HttpServerOptions{.host = "127.0.0.1", .max_header_bytes = 32 * 1024}, nullptr,
+                    [](const Request& request, const RequestInfo& info, Responder respond) {
+                      respond(MakeResponse(http::status::ok, "text/plain",
+                                           std::to_string(info.target.size() + request[http::field::authorization].size())));
+                    });
+  auto port = server.Start();
+  REQUIRE(port.ok());
+  std::thread runner([&] { io.run(); });
+  struct Joiner {
+    net::io_context& io;
+    std::thread& thread;
+    ~Joiner() {
+      io.stop();
+      if (thread.joinable()) thread.join();
+    }
+  } joiner{io, runner};
+
+  auto call = [&](const std::string& target, const std::string& authorization) {
+    net::io_context client_io;
+    tcp::socket socket(client_io);
+    socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), *port));
+    Request req(http::verb::get, target, 11);
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::authorization, authorization);
+    http::write(socket, req);
+    boost::beast::flat_buffer buffer;
+    Response res;
+    http::read(socket, buffer, res);
+    return res;
+  };
+  // A 6 KB bearer token and a 20 KB id list: well past the 1 KB a small read buffer would allow.
+  const std::string token = "Bearer " + std::string(6000, 'a');
+  const std::string target = "/api/v1/users/online-status?userIds=" + std::string(20'000, 'u');
+  auto ok = call(target, token);
+  CHECK(ok.result() == http::status::ok);
+  CHECK(ok.body() == std::to_string(target.size() + token.size()));
+  auto too_large = call("/x?ids=" + std::string(40'000, 'u'), token);
+  CHECK(too_large.result() == http::status::request_header_fields_too_large);
+}

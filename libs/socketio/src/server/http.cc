@@ -107,6 +107,7 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
   void DoRead(bool first) {
     parser_.emplace();
     parser_->body_limit(server_.options_.max_body_bytes);
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options_.max_header_bytes));
     // The first request gets the I/O timeout; a keep-alive wait gets the idle timeout.
     stream_.expires_after(first ? server_.options_.io_timeout : server_.options_.keep_alive_timeout);
     http::async_read(stream_, buffer_, *parser_,
@@ -121,6 +122,11 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
       keep_alive_ = false;
       return Write(MakeResponse(http::status::payload_too_large, "application/json",
                                 R"({"code":3,"message":"Payload too large"})"));
+    }
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      keep_alive_ = false;
+      return Write(MakeResponse(http::status::request_header_fields_too_large, "application/json",
+                                R"({"error":{"code":"headers_too_large","message":"request headers too large"}})"));
     }
     if (ec) return DoClose();
     stream_.expires_never();
@@ -177,7 +183,9 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
 
   HttpServer& server_;
   beast::tcp_stream stream_;
-  beast::flat_buffer buffer_{1024};
+  // No cap of its own (a flat_buffer's constructor argument is its maximum size): the parser's
+  // header and body limits bound what a request may make it hold.
+  beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string remote_;
   bool keep_alive_ = true;

@@ -98,6 +98,8 @@ struct HttpServerOptions {
   uint16_t port = 0;  // 0: an ephemeral port, see HttpServer::port()
   // Largest request body accepted (413 above). The Engine.IO router applies its own maxPayload.
   size_t max_body_bytes = 1'000'000;
+  // Largest request line + headers accepted (431 above): room for long JWTs and id lists in URLs.
+  size_t max_header_bytes = 64 * 1024;
   // Time allowed to receive one request (header and body) and to write one response.
   std::chrono::seconds io_timeout{30};
   // Idle keep-alive connections are closed after this long without a new request.
