@@ -270,7 +270,7 @@ absl::StatusOr<ChatStore::SendResult> Chat::SendMessage(const SendInput& in) {
                                 .content = in.content,
                                 .media_url = in.media_url};
   if (type != "system") {
-    auto author = store_.GetAuthor(in.user);
+    auto author = Author(in.user);
     if (!author.ok()) return author.status();
     GateDecision decision = gate_.Evaluate(in.user, clock_(), author->first_seen, author->shadowed);
     if (!decision.status.ok()) return decision.status;
@@ -486,7 +486,24 @@ absl::StatusOr<std::vector<std::string>> Chat::FilterContacts(const std::string&
 absl::Status Chat::SetShadowed(const std::string& user, bool shadowed, const std::string& reason) {
   if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
   if (absl::Status s = CheckText(reason, "reason", 256, false); !s.ok()) return s;
-  return store_.SetShadowed(user, shadowed, reason);
+  SB_RETURN_IF_ERROR(store_.SetShadowed(user, shadowed, reason));
+  std::lock_guard lock(authors_mu_);
+  authors_.erase(user);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ChatStore::AuthorInfo> Chat::Author(const std::string& user) {
+  const absl::Time now = clock_();
+  {
+    std::lock_guard lock(authors_mu_);
+    auto it = authors_.find(user);
+    if (it != authors_.end() && now - it->second.second < options_.author_cache_ttl) return it->second.first;
+  }
+  SB_ASSIGN_OR_RETURN(ChatStore::AuthorInfo info, store_.GetAuthor(user));
+  std::lock_guard lock(authors_mu_);
+  if (authors_.size() >= 100'000) authors_.clear();  // bounded; only costs re-reads
+  authors_[user] = {info, now};
+  return info;
 }
 
 }  // namespace sb::chat

@@ -44,6 +44,10 @@ struct ChatOptions {
   // Where the send rate is counted (production: RedisSendRateCounter, shared by all replicas);
   // null: in this process only. Must outlive the Chat.
   SendRateCounter* send_rate_counter = nullptr;
+  // How long a sender's directory facts (first seen, shadowed) are reused by the moderation gate
+  // instead of read per send. SetShadowed through this instance applies at once; through another
+  // replica within this time. Zero: read on every send.
+  absl::Duration author_cache_ttl = absl::Seconds(30);
 };
 
 class Chat {
@@ -129,6 +133,11 @@ class Chat {
   std::mutex typing_mu_;
   std::map<std::pair<int64_t, std::string>, TypingEntry> typing_;           // guarded by typing_mu_
   std::map<std::string, std::pair<absl::Time, int>> typing_rate_;         // user -> (second, calls)
+
+  // The gate's author facts, cached (see ChatOptions::author_cache_ttl).
+  absl::StatusOr<ChatStore::AuthorInfo> Author(const std::string& user);
+  std::mutex authors_mu_;
+  std::map<std::string, std::pair<ChatStore::AuthorInfo, absl::Time>> authors_;  // guarded; value: (facts, read at)
 };
 
 }  // namespace sb::chat

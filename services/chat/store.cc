@@ -1,6 +1,7 @@
 #include "services/chat/store.h"
 
 #include <algorithm>
+#include <tuple>
 #include <map>
 
 #include <pqxx/pqxx>
@@ -44,6 +45,18 @@ Message ReadMessage(const pqxx::row& r, int at = 0) {
 
 // A Postgres array literal of ids, for "= ANY($1::bigint[])".
 std::string IdArray(const std::vector<int64_t>& ids) { return absl::StrCat("{", absl::StrJoin(ids, ","), "}"); }
+
+// The elements of a one-dimensional array field (NULL elements and a NULL array: none).
+std::vector<std::string> ParseArray(const pqxx::field& field) {
+  std::vector<std::string> out;
+  if (field.is_null()) return out;
+  pqxx::array_parser parser = field.as_array();
+  for (auto [juncture, value] = parser.get_next(); juncture != pqxx::array_parser::done;
+       std::tie(juncture, value) = parser.get_next()) {
+    if (juncture == pqxx::array_parser::string_value) out.push_back(std::move(value));
+  }
+  return out;
+}
 
 // A Postgres array literal of arbitrary strings, for "= ANY($1::text[])": every element quoted,
 // with backslashes and double quotes escaped (user ids are opaque strings).
@@ -441,61 +454,28 @@ absl::StatusOr<std::vector<Audience>> ChatStore::ListAudience(const std::string&
 }
 
 absl::StatusOr<ChatStore::SendResult> ChatStore::SendMessage(const NewMessage& in) {
+  // One statement: chat.send_message (migrations/0002_send_message.sql) does the whole write path
+  // on the server and returns the stored row (expanded as "m" for kMessageColumns).
   return sb::db::RunInTransaction(pool_, [&](pqxx::work& tx) -> absl::StatusOr<SendResult> {
-    // The conversation row lock orders the sends of one conversation: seq order = commit order.
-    auto conv = tx.exec_params("SELECT kind, direct_low, direct_high FROM chat.conversations WHERE id = $1 FOR UPDATE",
-                               in.conversation_id);
-    if (conv.empty()) return absl::NotFoundError(absl::StrCat("conversation ", in.conversation_id, " not found"));
-    if (absl::Status s = CheckParticipant(tx, in.sender_id, in.conversation_id); !s.ok()) return s;
-
-    SendResult result;
-    auto existing = tx.exec_params(
-        absl::StrCat("SELECT ", kMessageColumns,
-                     " FROM chat.messages m WHERE m.conversation_id = $1 AND m.sender_id = $2 AND m.client_message_id = $3"),
-        in.conversation_id, in.sender_id, in.client_message_id);
-    if (!existing.empty()) {
-      result.message = ReadMessage(existing[0]);
-      result.created = false;
-      result.audience = LoadAudience(tx, in.conversation_id);
-      return result;
-    }
-    if (conv[0][0].as<std::string>() == "direct") {
-      const std::string low = conv[0][1].as<std::string>(), high = conv[0][2].as<std::string>();
-      if (BlockedEitherWay(tx, low, high)) {
-        return absl::PermissionDeniedError("cannot send: one of you blocked the other");
-      }
-    }
-    const bool shadowed = in.moderation.shadowed;
-    // A shadowed message is invisible to others, so it must not look like activity to them.
-    int64_t seq = tx.exec_params1(
-                        "UPDATE chat.conversations SET last_seq = last_seq + 1, "
-                        "  last_activity_at = CASE WHEN $2::boolean THEN last_activity_at ELSE now() END "
-                        "WHERE id = $1 RETURNING last_seq",
-                        in.conversation_id, shadowed)[0]
-                      .as<int64_t>();
     auto row = tx.exec_params1(
-        absl::StrCat("INSERT INTO chat.messages AS m (conversation_id, seq, sender_id, client_message_id, kind, content, "
-                     "media_url, links_stripped, shadowed, moderation_reason) "
-                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
-                     kMessageColumns),
-        in.conversation_id, seq, in.sender_id, in.client_message_id, in.type, in.content, in.media_url,
-        in.moderation.links_stripped, shadowed, in.moderation.reason);
-    result.message = ReadMessage(row);
-    result.created = true;
-    if (!shadowed) {
-      tx.exec_params0("UPDATE chat.conversations SET last_message_id = $2 WHERE id = $1", in.conversation_id,
-                      result.message.id);
-      tx.exec_params0(
-          "UPDATE chat.participants SET unread_count = unread_count + 1 "
-          "WHERE conversation_id = $1 AND user_id <> $2 AND left_at IS NULL",
-          in.conversation_id, in.sender_id);
+        absl::StrCat("SELECT r.outcome, r.created, r.audience_ids, r.audience_muted, ", kMessageColumns,
+                     " FROM chat.send_message($1, $2, $3, $4, $5, $6, $7, $8, $9) r, LATERAL (SELECT (r.msg).*) m"),
+        in.conversation_id, in.sender_id, in.client_message_id, in.type, in.content, in.media_url,
+        in.moderation.links_stripped, in.moderation.shadowed, in.moderation.reason);
+    const std::string outcome = row[0].as<std::string>();
+    if (outcome == "not_found") return absl::NotFoundError(absl::StrCat("conversation ", in.conversation_id, " not found"));
+    if (outcome == "not_participant") {
+      return absl::PermissionDeniedError(absl::StrCat("not a participant of conversation ", in.conversation_id));
     }
-    // Sending means the sender has seen the conversation up to their own message.
-    tx.exec_params0(
-        "UPDATE chat.participants SET last_read_seq = GREATEST(last_read_seq, $3), unread_count = 0 "
-        "WHERE conversation_id = $1 AND user_id = $2",
-        in.conversation_id, in.sender_id, seq);
-    result.audience = LoadAudience(tx, in.conversation_id);
+    if (outcome == "blocked") return absl::PermissionDeniedError("cannot send: one of you blocked the other");
+    if (outcome != "ok") return absl::InternalError(absl::StrCat("chat.send_message: unexpected outcome ", outcome));
+    SendResult result;
+    result.created = row[1].as<bool>();
+    result.message = ReadMessage(row, 4);
+    const std::vector<std::string> ids = ParseArray(row[2]);
+    const std::vector<std::string> muted = ParseArray(row[3]);
+    if (ids.size() != muted.size()) return absl::InternalError("chat.send_message: audience arrays differ in length");
+    for (size_t i = 0; i < ids.size(); ++i) result.audience.push_back(Audience{ids[i], muted[i] == "t"});
     return result;
   });
 }
