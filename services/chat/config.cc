@@ -42,6 +42,8 @@ absl::StatusOr<ChatConfig> ChatConfig::FromEnv(sb::EnvConfig& env) {
   c.chat.typing_ttl = env.Duration("SB_CHAT_TYPING_TTL", c.chat.typing_ttl);
   c.chat.typing_rate = static_cast<int>(env.Int("SB_CHAT_TYPING_RATE", c.chat.typing_rate, 1, 1000));
   c.shutdown_grace = env.Duration("SB_SHUTDOWN_GRACE", c.shutdown_grace);
+  c.notification_addr = env.String("SB_NOTIFICATION_ADDR", "");
+  c.notification_timeout = env.Duration("SB_NOTIFICATION_TIMEOUT", c.notification_timeout);
 
   std::vector<std::string> errors;
   absl::Status env_status = env.status();
@@ -50,6 +52,7 @@ absl::StatusOr<ChatConfig> ChatConfig::FromEnv(sb::EnvConfig& env) {
   if (m.cooldown < absl::ZeroDuration()) errors.push_back("SB_CHAT_COOLDOWN must not be negative");
   if (m.new_account_age < absl::ZeroDuration()) errors.push_back("SB_CHAT_NEW_ACCOUNT_AGE must not be negative");
   if (c.chat.typing_ttl < absl::Seconds(1)) errors.push_back("SB_CHAT_TYPING_TTL must be at least 1s");
+  if (c.notification_timeout <= absl::ZeroDuration()) errors.push_back("SB_NOTIFICATION_TIMEOUT must be positive");
   if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "; "));
   return c;
 }

@@ -31,6 +31,9 @@ struct ChatConfig {
   int64_t stream_max_length = 1000;
 
   ChatOptions chat;  // moderation and typing
+  // Notification service for offline recipients (new_message); empty: log and count only.
+  std::string notification_addr;
+  absl::Duration notification_timeout = absl::Seconds(2);
   absl::Duration shutdown_grace = absl::Seconds(20);
 
   static absl::StatusOr<ChatConfig> FromEnv(sb::EnvConfig& env);

@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "sb/bus/channels.h"
+#include "sb/bus/liveness.h"
+#include "sb/rpc/client.h"
 #include "sb/common/log.h"
 #include "sb/common/status.h"
 #include "sb/db/migrations.h"
@@ -14,18 +16,7 @@ absl::Status BusEventSink::PublishToUsers(const std::vector<std::string>& users,
 }
 
 absl::StatusOr<std::vector<bool>> BusPresence::AreOnline(const std::vector<std::string>& users) {
-  std::vector<std::string> command{"PUBSUB", "NUMSUB"};
-  for (const auto& user : users) {
-    SB_ASSIGN_OR_RETURN(std::string channel, sb::bus::UserChannel(user));
-    command.push_back(std::move(channel));
-  }
-  SB_ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command(std::move(command)));
-  if (!reply.is_array() || reply.elements.size() != users.size() * 2) {
-    return absl::InternalError(absl::StrCat("PUBSUB NUMSUB: unexpected reply ", redis::DebugString(reply)));
-  }
-  std::vector<bool> online;
-  for (size_t i = 0; i < users.size(); ++i) online.push_back(reply.elements[2 * i + 1].integer > 0);
-  return online;
+  return sb::bus::UsersWithLiveSessions(redis_, users);
 }
 
 absl::StatusOr<std::unique_ptr<ChatServer>> ChatServer::Create(ChatConfig config) {
@@ -46,7 +37,20 @@ absl::StatusOr<std::unique_ptr<ChatServer>> ChatServer::Create(ChatConfig config
   s->events_ = std::make_unique<BusEventSink>(*s->publisher_);
   s->presence_ = std::make_unique<BusPresence>(*s->redis_);
   s->store_ = std::make_unique<ChatStore>(*s->db_);
-  s->chat_ = std::make_unique<Chat>(*s->store_, *s->events_, *s->presence_, s->notifier_, c.chat);
+  OfflineNotifier* notifier = &s->notifier_;
+  if (!c.notification_addr.empty()) {
+    sb::rpc::ClientOptions notification_options;
+    notification_options.default_timeout = c.notification_timeout;
+    // Safe to retry: the notification service dedupes on the message id.
+    notification_options.idempotent_methods = {"/switchboard.notification.v1.NotificationService/NotifyNewMessage"};
+    SB_ASSIGN_OR_RETURN(auto channel, sb::rpc::MakeChannel(c.notification_addr, notification_options));
+    s->remote_notifier_ = std::make_unique<NotificationNotifier>(std::move(channel), c.notification_timeout);
+    notifier = s->remote_notifier_.get();
+  }
+  s->send_rate_ = std::make_unique<RedisSendRateCounter>(*s->redis_, c.chat.moderation, c.instance_id);
+  ChatOptions chat_options = c.chat;
+  chat_options.send_rate_counter = s->send_rate_.get();  // one limit per user across replicas
+  s->chat_ = std::make_unique<Chat>(*s->store_, *s->events_, *s->presence_, *notifier, chat_options);
   s->service_ = std::make_unique<ChatService>(*s->chat_, *s->pool_);
   s->grpc_ = std::make_unique<sb::rpc::Server>(
       sb::rpc::ServerOptions{.host = c.grpc_host, .port = c.grpc_port, .reflection = c.grpc_reflection});
@@ -108,6 +112,7 @@ void ChatServer::Shutdown(absl::Time deadline) {
   grpc_->Drain(deadline);
   if (typing_thread_.joinable()) typing_thread_.join();
   pool_->Stop();
+  if (remote_notifier_) remote_notifier_->WaitIdle(deadline);  // notifications of the last sends
   admin_->Stop();
   sb::log::Info("chat stopped", {});
 }

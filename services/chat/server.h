@@ -3,7 +3,9 @@
 //   Postgres: ConnectionPool (SB_POSTGRES_POOL_SIZE) + a BlockingPool of the same size running every
 //     database call; migrations (SB_CHAT_MIGRATIONS_DIR) applied in Create() under an advisory lock.
 //   Redis: the bus Publisher (events to users' channels and streams) and PUBSUB NUMSUB for
-//     "is this user online" (BusPresence).
+//     "is this user online" (BusPresence over sb::bus::UsersWithLiveSessions).
+//   Notification service (SB_NOTIFICATION_ADDR): new_message notifications of offline recipients
+//     (NotificationNotifier); unset: LoggingNotifier.
 //   gRPC (SB_GRPC_PORT, 7001): switchboard.chat.v1.ChatService, health, reflection when enabled.
 //   HTTP (SB_HTTP_PORT, 9101): /metrics, /healthz, /readyz (postgres check, 503 while draining).
 //   A typing thread publishes isTyping:false for starts that expired.
@@ -26,9 +28,11 @@
 #include "sb/metrics/admin_server.h"
 #include "sb/redis/client.h"
 #include "sb/rpc/server.h"
+#include "services/chat/redis_rate_limiter.h"
 #include "services/chat/chat.h"
 #include "services/chat/chat_service.h"
 #include "services/chat/config.h"
+#include "services/chat/notification_notifier.h"
 
 namespace sb::chat {
 
@@ -45,7 +49,7 @@ class BusEventSink : public EventSink {
 
 // PresenceReader until the presence service exists: a user is online while some gateway holds a
 // socket of theirs, which is exactly while a gateway is subscribed to the user's bus channel
-// sb:u:{user} (one PUBSUB NUMSUB for all users asked about).
+// sb:u:{user} (sb::bus::UsersWithLiveSessions).
 class BusPresence : public PresenceReader {
  public:
   explicit BusPresence(redis::Client& redis) : redis_(redis) {}
@@ -74,10 +78,12 @@ class ChatServer {
   std::unique_ptr<sb::db::ConnectionPool> db_;
   std::unique_ptr<sb::BlockingPool> pool_;
   std::unique_ptr<redis::Client> redis_;
+  std::unique_ptr<RedisSendRateCounter> send_rate_;
   std::optional<sb::bus::Publisher> publisher_;
   std::unique_ptr<BusEventSink> events_;
   std::unique_ptr<BusPresence> presence_;
   LoggingNotifier notifier_;
+  std::unique_ptr<NotificationNotifier> remote_notifier_;  // when SB_NOTIFICATION_ADDR is set
   std::unique_ptr<ChatStore> store_;
   std::unique_ptr<Chat> chat_;
   std::unique_ptr<ChatService> service_;

@@ -66,6 +66,13 @@ absl::StatusOr<GatewayConfig> GatewayConfig::FromEnv(sb::EnvConfig& env) {
   c.shutdown_grace = Ms(env.Duration("SB_SHUTDOWN_GRACE", absl::Seconds(20)));
   c.chat_addr = env.String("SB_CHAT_ADDR", "");
   c.chat_timeout = Ms(env.Duration("SB_CHAT_TIMEOUT", absl::Seconds(5)));
+  c.notification_addr = env.String("SB_NOTIFICATION_ADDR", "");
+  c.notification_timeout = Ms(env.Duration("SB_NOTIFICATION_TIMEOUT", absl::Seconds(5)));
+  c.presence_addr = env.String("SB_PRESENCE_ADDR", "");
+  c.presence_timeout = Ms(env.Duration("SB_PRESENCE_TIMEOUT", absl::Seconds(3)));
+  c.presence_renew_interval = Ms(env.Duration("SB_PRESENCE_RENEW_INTERVAL", absl::Seconds(20)));
+  c.max_watched_per_socket =
+      static_cast<int>(env.Int("SB_MAX_WATCHED_PER_SOCKET", c.max_watched_per_socket, 1, 1000));
 
   // Settings that are each valid but contradict one another.
   std::vector<std::string> errors;
@@ -76,6 +83,12 @@ absl::StatusOr<GatewayConfig> GatewayConfig::FromEnv(sb::EnvConfig& env) {
   if (c.handshake_timeout.count() <= 0) errors.push_back("SB_HANDSHAKE_TIMEOUT must be at least 1s");
   if (c.recovery_window.count() < 1000) errors.push_back("SB_RECOVERY_WINDOW must be at least 1s");
   if (c.chat_timeout.count() <= 0) errors.push_back("SB_CHAT_TIMEOUT must be positive");
+  if (c.notification_timeout.count() <= 0) errors.push_back("SB_NOTIFICATION_TIMEOUT must be positive");
+  if (c.presence_timeout.count() <= 0) errors.push_back("SB_PRESENCE_TIMEOUT must be positive");
+  // The presence lease is 60 s by default (at most 85 s): renewals must come well within it.
+  if (c.presence_renew_interval.count() < 100 || c.presence_renew_interval.count() > 30'000) {
+    errors.push_back("SB_PRESENCE_RENEW_INTERVAL must be 100ms..30s");
+  }
   if (c.idle_timeout.count() < 0) errors.push_back("SB_IDLE_TIMEOUT must not be negative");
   for (const auto& prefix : c.public_room_prefixes) {
     // "user:" rooms hold a user's sockets; letting clients join them would leak that user's events.

@@ -63,6 +63,17 @@ struct GatewayConfig {
   std::string chat_addr;
   std::chrono::milliseconds chat_timeout{5'000};  // deadline of every chat call
 
+  // Notification service (/api/v1/notifications); empty address: not deployed, the paths 404.
+  std::string notification_addr;
+  std::chrono::milliseconds notification_timeout{5'000};  // deadline of every notification call
+
+  // Presence service (sessions, presence events, /api/v1/users/online-status, /api/v1/presence);
+  // empty address: not deployed, presence events answer "unsupported_event".
+  std::string presence_addr;
+  std::chrono::milliseconds presence_timeout{3'000};          // deadline of every presence call
+  std::chrono::milliseconds presence_renew_interval{20'000};  // lease renewal of local sessions
+  int max_watched_per_socket = 200;                           // presence:subscribe cap
+
   // Reads every SB_* variable of the gateway from `env`; InvalidArgument listing every bad value
   // (including unknown flags and settings that contradict each other).
   static absl::StatusOr<GatewayConfig> FromEnv(sb::EnvConfig& env);

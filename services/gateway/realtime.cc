@@ -20,6 +20,7 @@ namespace sio = sb::socketio::server;
 using Clock = std::chrono::steady_clock;
 
 std::string UserRoom(const std::string& user) { return "user:" + user; }
+std::string PresenceRoom(const std::string& user) { return std::string(kPresenceRoomPrefix) + user; }
 
 namespace {
 
@@ -64,6 +65,24 @@ std::optional<std::string> PresentedToken(const sio::Handshake& hs, const json::
   return std::nullopt;
 }
 
+// Wall-clock ms of a steady-clock NowMs() value (presence wants wall time).
+int64_t WallMs(int64_t steady_ms) {
+  const int64_t wall_now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return wall_now - (NowMs() - steady_ms);
+}
+
+// device / platform of a session: the CONNECT auth payload, else the query; strings ≤ 128 bytes.
+std::string HandshakeField(const sio::Handshake& hs, const char* key) {
+  std::string value;
+  if (const auto* v = hs.auth.if_contains(key); v && v->is_string()) {
+    value = std::string(v->as_string());
+  } else if (auto q = hs.Query(key)) {
+    value = std::string(*q);
+  }
+  return value.size() <= 128 ? value : std::string();
+}
+
 // The room name of a room:join / room:leave: {"room": "..."} or a plain string.
 std::optional<std::string> RoomArg(const sio::Message& msg) {
   if (msg.args.empty()) return std::nullopt;
@@ -80,7 +99,7 @@ const char* const kServiceEvents[] = {
     "join:conversation", "leave:conversation", "message:send",     "message:read",
     "message:edit",      "message:delete",     "typing:start",     "typing:stop",
     "presence:online",   "presence:offline",   "presence:away",    "presence:subscribe",
-    "presence:unsubscribe"};
+    "presence:unsubscribe", "presence:update"};
 
 }  // namespace
 
@@ -107,6 +126,7 @@ struct Realtime::SocketState {
   std::shared_ptr<KeyedLimiter> per_ip, per_origin;
   std::set<std::string> channels;      // bus channels this socket holds a reference to
   std::set<std::string> public_rooms;  // rooms joined with room:join
+  std::set<std::string> watched;       // users whose presence this socket watches
   TokenBucket bucket;
   AbuseTracker abuse;
   bool limited_now = false;  // the event being handled was over the rate
@@ -165,6 +185,8 @@ Realtime::~Realtime() = default;
 void Realtime::CountRefusal(std::string_view reason) { refusals_.Labels({std::string(reason)}).Increment(); }
 
 bool Realtime::IsPublicRoom(const std::string& room) const {
+  // Presence rooms are joined only through WatchPresence (after the presence service's privacy check).
+  if (StartsWith(room, kPresenceRoomPrefix)) return false;
   for (const auto& prefix : options_.public_room_prefixes) {
     if (room.size() > prefix.size() && room.compare(0, prefix.size(), prefix) == 0) return true;
   }
@@ -278,13 +300,25 @@ void Realtime::OnConnection(SocketPtr socket) {
   }
   {
     std::lock_guard lock(mu_);
-    sockets_[socket->id()] = Tracked{socket, state};
+    sockets_[socket->id()] = Tracked{socket, state, std::nullopt};
   }
   RegisterHandlers(socket);
   socket->OnDisconnect([this](sio::Socket& s, std::string_view reason) { OnDisconnect(s, reason); });
 
   if (socket->recovered()) {
     for (const auto& room : socket->Rooms()) {
+      if (StartsWith(room, kPresenceRoomPrefix)) {
+        // Watches come back with the session (they were authorized before the drop).
+        const std::string user = room.substr(kPresenceRoomPrefix.size());
+        auto channel = sb::bus::PresenceChannel(user);
+        if (channel.ok() && static_cast<int>(state->watched.size()) < options_.max_watched_per_socket) {
+          state->watched.insert(user);
+          AddChannel(*state, *channel, /*capped=*/false);
+        } else {
+          socket->Leave(room);
+        }
+        continue;
+      }
       if (!IsPublicRoom(room)) continue;
       auto channel = sb::bus::RoomChannel(room);
       if (channel.ok() && AddChannel(*state, *channel)) state->public_rooms.insert(room);
@@ -305,6 +339,13 @@ void Realtime::OnAuthenticated(sio::Socket& socket, SocketState& state) {
   if (on_user_authenticated_ && !socket.recovered()) {
     on_user_authenticated_(AuthenticatedUser{state.user, state.username, state.display_name, state.avatar_url});
   }
+  ClientSession session{socket.id(), state.user, HandshakeField(socket.handshake(), "device"),
+                        HandshakeField(socket.handshake(), "platform"), 0};
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = sockets_.find(socket.id()); it != sockets_.end()) it->second.session = session;
+  }
+  if (on_session_opened_) on_session_opened_(session);
   sb::log::Debug("socket authenticated", {{"sid", socket.id()}, {"user", state.user}});
 }
 
@@ -427,6 +468,62 @@ void Realtime::OnUserAuthenticated(std::function<void(const AuthenticatedUser&)>
   on_user_authenticated_ = std::move(callback);
 }
 
+void Realtime::OnSessionOpened(std::function<void(const ClientSession&)> callback) {
+  on_session_opened_ = std::move(callback);
+}
+
+void Realtime::OnSessionClosed(std::function<void(const ClientSession&)> callback) {
+  on_session_closed_ = std::move(callback);
+}
+
+std::vector<ClientSession> Realtime::LocalSessions() const {
+  std::vector<ClientSession> out;
+  std::lock_guard lock(mu_);
+  out.reserve(sockets_.size());
+  for (const auto& [id, tracked] : sockets_) {
+    if (!tracked.session) continue;
+    ClientSession s = *tracked.session;
+    s.last_active_ms = WallMs(tracked.state->last_activity_ms.load());
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void Realtime::WatchPresence(const SocketPtr& socket, std::vector<std::string> users,
+                             std::function<void(absl::Status)> done) {
+  OnStrand(socket, [this, socket, users = std::move(users), done = std::move(done)] {
+    auto state = StateOf(*socket);
+    if (!socket->connected() || !state) return done(absl::UnavailableError("socket disconnected"));
+    std::set<std::string> fresh;
+    for (const auto& u : users) {
+      if (!state->watched.count(u) && sb::bus::PresenceChannel(u).ok()) fresh.insert(u);
+    }
+    if (static_cast<int>(state->watched.size() + fresh.size()) > options_.max_watched_per_socket) {
+      CountRefusal("max_watched");
+      return done(absl::ResourceExhaustedError(absl::StrCat("watch limit reached (max ", options_.max_watched_per_socket,
+                                                            " users per socket, watching ", state->watched.size(), ")")));
+    }
+    for (const auto& u : fresh) {
+      state->watched.insert(u);
+      socket->Join(PresenceRoom(u));
+      AddChannel(*state, *sb::bus::PresenceChannel(u), /*capped=*/false);
+    }
+    done(absl::OkStatus());
+  });
+}
+
+void Realtime::UnwatchPresence(const SocketPtr& socket, std::vector<std::string> users) {
+  OnStrand(socket, [this, socket, users = std::move(users)] {
+    auto state = StateOf(*socket);
+    if (!state) return;
+    for (const auto& u : users) {
+      if (!state->watched.erase(u)) continue;
+      socket->Leave(PresenceRoom(u));
+      if (auto channel = sb::bus::PresenceChannel(u); channel.ok()) RemoveChannel(*state, *channel);
+    }
+  });
+}
+
 void Realtime::OnStrand(const SocketPtr& socket, std::function<void()> fn) {
   auto session = io_.engine().FindSession(socket->connection_id());
   if (session) {
@@ -513,19 +610,26 @@ void Realtime::OnRoomLeave(sio::Socket& s, sio::Message& msg, sio::Ack ack) {
 
 void Realtime::OnDisconnect(sio::Socket& s, std::string_view reason) {
   auto state = StateOf(s);
+  std::optional<ClientSession> session;
   {
     std::lock_guard lock(mu_);
+    if (auto it = sockets_.find(s.id()); it != sockets_.end()) session = std::move(it->second.session);
     sockets_.erase(s.id());
   }
   if (!state) return;
   auto channels = state->channels;
   for (const auto& channel : channels) RemoveChannel(*state, channel);
+  state->watched.clear();
+  if (session && on_session_closed_) on_session_closed_(*session);
   sb::log::Debug("socket disconnected", {{"sid", s.id()}, {"user", state->user}, {"reason", reason}});
 }
 
-bool Realtime::AddChannel(SocketState& state, const std::string& channel) {
+bool Realtime::AddChannel(SocketState& state, const std::string& channel, bool capped) {
   if (state.channels.count(channel)) return true;
-  if (static_cast<int>(state.channels.size()) >= options_.max_subscriptions_per_socket) return false;
+  // Presence channels (one per watched user) do not count against the subscription limit.
+  if (capped && static_cast<int>(state.channels.size() - state.watched.size()) >= options_.max_subscriptions_per_socket) {
+    return false;
+  }
   state.channels.insert(channel);
   {
     std::lock_guard lock(mu_);
@@ -654,6 +758,19 @@ void Realtime::OnBusEvent(const std::string& channel, const sb::bus::Event& even
     } else {
       op.Emit(event.name(), json::array{ParsePayload(event.payload_json())});
     }
+    return;
+  }
+  if (StartsWith(channel, "sb:p:")) {
+    if (StartsWith(event.name(), kInternalEventPrefix)) {
+      bus_events_.Labels({"dropped"}).Increment();
+      return;
+    }
+    bus_events_.Labels({"presence"}).Increment();
+    // Only the sockets watching this user are in its presence room (the presence service allowed
+    // each of them when they subscribed). No offset, like room events.
+    json::value payload = ParsePayload(event.payload_json());
+    if (payload.is_string()) payload = json::array{std::move(payload)};
+    root_.To(PresenceRoom(channel.substr(5))).Emit(event.name(), json::array{std::move(payload)});
     return;
   }
   if (StartsWith(channel, "sb:r:")) {

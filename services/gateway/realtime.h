@@ -19,6 +19,13 @@
 // - Events with no handler are answered {"ok":false,"error":{"code":"unknown_event",...}}.
 // - Room events (sb:r:) carry no offset and are not replayed by recovery; their payloads are JSON
 //   objects or arrays (Publish refuses others), so the client never takes one for an offset.
+// - Presence watching: WatchPresence joins a socket to room "presence:{user}" and subscribes the
+//   bus channel sb:p:{user} (refcounted) for users the presence service allowed; presence events
+//   are emitted to that room only, i.e. to the sockets watching that user. Watches count against
+//   max_watched_per_socket, not against the room / subscription limits.
+// - Session hooks: OnSessionOpened / OnSessionClosed tell the presence wiring about every
+//   authenticated socket (with its socket id and handshake device/platform); LocalSessions lists
+//   them for lease renewal.
 //
 // Acks everywhere: {"ok":true,"data":...} or {"ok":false,"error":{"code":...,"message":...}}.
 // Threading: handlers run on the sockets' strands; OnBusEvent on the bus thread; Sweep on any
@@ -54,6 +61,9 @@ inline constexpr std::string_view kControlDisconnect = "sb:control:disconnect";
 
 // The Socket.IO room holding every socket of `user`.
 std::string UserRoom(const std::string& user);
+// The Socket.IO room of the local sockets watching `user`'s presence.
+std::string PresenceRoom(const std::string& user);
+inline constexpr std::string_view kPresenceRoomPrefix = "presence:";
 
 struct RealtimeOptions {
   std::chrono::milliseconds auth_timeout{10'000};
@@ -68,6 +78,7 @@ struct RealtimeOptions {
   int64_t max_connections_per_origin = 0;
   std::vector<std::string> allowed_origins;  // empty: any
   std::vector<std::string> public_room_prefixes{"public:"};
+  int max_watched_per_socket = 200;  // presence:subscribe cap
 };
 
 // How Realtime asks for bus channels (BusSubscriber::Subscribe/Unsubscribe in production).
@@ -98,6 +109,15 @@ struct AuthenticatedUser {
   std::string avatar_url;
 };
 
+// One authenticated socket, as the presence service knows it.
+struct ClientSession {
+  std::string socket_id;
+  std::string user;
+  std::string device;    // CONNECT auth.device or ?device= (string ≤ 128 bytes), else empty
+  std::string platform;  // CONNECT auth.platform or ?platform=, else empty
+  int64_t last_active_ms = 0;  // LocalSessions only: wall-clock ms of the last client event
+};
+
 // Handles one client event owned by another service (chat, presence) for the authenticated user
 // `user`. Runs on the socket's strand after the guardrails (rate limit, authentication); must not
 // block: answer `ack` later from any thread.
@@ -122,6 +142,22 @@ class Realtime {
   // Before Install(): called (on the strand, must not block) when a socket authenticates with a
   // token (CONNECT or the auth event; not for recovered sockets).
   void OnUserAuthenticated(std::function<void(const AuthenticatedUser&)> callback);
+  // Before Install(): called on the socket's strand (must not block) when a socket becomes an
+  // authenticated session (CONNECT with a token, the auth event, or a recovered socket), and when
+  // such a socket disconnects (once per opened session).
+  void OnSessionOpened(std::function<void(const ClientSession&)> callback);
+  void OnSessionClosed(std::function<void(const ClientSession&)> callback);
+  // Every authenticated local socket, with its last activity. Thread-safe.
+  std::vector<ClientSession> LocalSessions() const;
+
+  // Watches the presence of `users` (already authorized by the presence service) for `socket`:
+  // joins "presence:{user}" and subscribes sb:p:{user}. All or nothing: ResourceExhausted when the
+  // socket would watch more than max_watched_per_socket users, Unavailable when it is gone. `done`
+  // runs on the socket's strand. Thread-safe.
+  void WatchPresence(const std::shared_ptr<socketio::server::Socket>& socket, std::vector<std::string> users,
+                     std::function<void(absl::Status)> done);
+  // Stops watching (unknown ids are ignored). Thread-safe.
+  void UnwatchPresence(const std::shared_ptr<socketio::server::Socket>& socket, std::vector<std::string> users);
 
   // Joins `socket` to a room the caller has authorized (e.g. "conversation:42" once chat confirmed
   // participation): like room:join it subscribes the room's bus channel and counts against the
@@ -171,7 +207,8 @@ class Realtime {
   void OnDisconnect(socketio::server::Socket& socket, std::string_view reason);
   void Evict(const SocketPtr& socket, std::string_view code, std::string_view message);
 
-  bool AddChannel(SocketState& state, const std::string& channel);
+  // capped: counts against max_subscriptions_per_socket (presence watches have their own cap).
+  bool AddChannel(SocketState& state, const std::string& channel, bool capped = true);
   void RemoveChannel(SocketState& state, const std::string& channel);
   bool IsPublicRoom(const std::string& room) const;
   void CountRefusal(std::string_view reason);
@@ -197,12 +234,14 @@ class Realtime {
   struct Tracked {
     std::weak_ptr<socketio::server::Socket> socket;
     std::shared_ptr<SocketState> state;
+    std::optional<ClientSession> session;  // set once authenticated
   };
   std::unordered_map<std::string, Tracked> sockets_;      // guarded by mu_
   std::unordered_map<std::string, int> channel_refs_;     // guarded by mu_
   std::atomic<int64_t> evictions_total_{0};
   std::unordered_map<std::string, ServiceEventHandler> service_handlers_;  // set before Install
   std::function<void(const AuthenticatedUser&)> on_user_authenticated_;  // set before Install
+  std::function<void(const ClientSession&)> on_session_opened_, on_session_closed_;  // set before Install
   // Runs `fn` on the socket's strand (inline when the session is gone).
   void OnStrand(const SocketPtr& socket, std::function<void()> fn);
   absl::Status JoinRoomOnStrand(socketio::server::Socket& socket, SocketState& state, const std::string& room);

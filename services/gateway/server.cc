@@ -59,6 +59,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Create(GatewayConf
   ro.max_connections_per_origin = c.max_connections_per_origin;
   ro.allowed_origins = c.allowed_origins;
   ro.public_room_prefixes = c.public_room_prefixes;
+  ro.max_watched_per_socket = c.max_watched_per_socket;
   ChannelSubscriptions channels{
       .subscribe = [self](const std::string& ch) { if (self->bus_) self->bus_->Subscribe(ch); },
       .unsubscribe = [self](const std::string& ch) { if (self->bus_) self->bus_->Unsubscribe(ch); }};
@@ -80,6 +81,35 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Create(GatewayConf
     InstallChatHandlers(*s->realtime_, *s->chat_);
     SB_ASSIGN_OR_RETURN(sb::auth::Verifier rest_verifier, sb::auth::Verifier::FromOptions(c.auth));
     s->chat_rest_ = std::make_unique<ChatRest>(std::move(rest_verifier), *s->chat_);
+  }
+  if (!c.notification_addr.empty()) {
+    sb::rpc::ClientOptions notification_options;
+    notification_options.default_timeout = absl::Milliseconds(c.notification_timeout.count());
+    notification_options.idempotent_methods = {
+        "/switchboard.notification.v1.NotificationService/List",
+        "/switchboard.notification.v1.NotificationService/GetUnreadCount",
+        "/switchboard.notification.v1.NotificationService/GetPreferences",
+        "/switchboard.notification.v1.NotificationService/MarkRead",
+        "/switchboard.notification.v1.NotificationService/MarkAllRead",
+        "/switchboard.notification.v1.NotificationService/UpdatePreferences"};
+    SB_ASSIGN_OR_RETURN(auto channel, sb::rpc::MakeChannel(c.notification_addr, notification_options));
+    s->notifications_ = std::make_unique<NotificationClient>(std::move(channel), notification_options.default_timeout);
+    SB_ASSIGN_OR_RETURN(sb::auth::Verifier notification_verifier, sb::auth::Verifier::FromOptions(c.auth));
+    s->notification_rest_ = std::make_unique<NotificationRest>(std::move(notification_verifier), *s->notifications_);
+  }
+  if (!c.presence_addr.empty()) {
+    sb::rpc::ClientOptions presence_options;
+    presence_options.default_timeout = absl::Milliseconds(c.presence_timeout.count());
+    // All presence calls are idempotent (register/unregister/renew by session id, set status).
+    presence_options.idempotent_methods = {"switchboard.presence.v1.PresenceService/*"};
+    SB_ASSIGN_OR_RETURN(auto channel, sb::rpc::MakeChannel(c.presence_addr, presence_options));
+    s->presence_ = std::make_unique<PresenceClient>(std::move(channel), presence_options.default_timeout);
+    s->presence_leases_ = std::make_unique<PresenceLeases>(*s->realtime_, *s->presence_, c.instance_id,
+                                                           absl::Milliseconds(c.presence_renew_interval.count()));
+    s->presence_leases_->Install();
+    InstallPresenceHandlers(*s->realtime_, *s->presence_, static_cast<size_t>(c.max_watched_per_socket));
+    SB_ASSIGN_OR_RETURN(sb::auth::Verifier presence_verifier, sb::auth::Verifier::FromOptions(c.auth));
+    s->presence_rest_ = std::make_unique<PresenceRest>(std::move(presence_verifier), *s->presence_);
   }
   s->realtime_->Install();
 
@@ -132,6 +162,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Create(GatewayConf
 
 void GatewayServer::ServeFallback(const sio::Request& request, const sio::RequestInfo& info, sio::Responder respond) {
   if (chat_rest_ && chat_rest_->Handle(request, info, respond)) return;
+  if (notification_rest_ && notification_rest_->Handle(request, info, respond)) return;
+  if (presence_rest_ && presence_rest_->Handle(request, info, respond)) return;
   sb::metrics::HttpRequest req{info.method, info.target, info.path, request.body()};
   sb::metrics::HttpResponse res = admin_->Handle(req);
   sio::Response out = sio::MakeResponse(static_cast<sio::http::status>(res.status), res.content_type, std::move(res.body));
@@ -147,6 +179,7 @@ absl::Status GatewayServer::Start() {
   sweep_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
   ScheduleSweep();
   SB_RETURN_IF_ERROR(grpc_->Start());
+  if (presence_leases_) presence_leases_->Start();
   sb::log::Info("gateway listening", {{"instance", config_.instance_id},
                                       {"http_port", static_cast<int>(http_port)},
                                       {"grpc_port", grpc_->port()},
@@ -196,6 +229,10 @@ void GatewayServer::Shutdown(absl::Time deadline) {
   }
   // Chat callbacks answer acks and join rooms through Realtime: let them finish first.
   if (chat_) chat_->WaitIdle(std::min(deadline, absl::Now() + absl::Seconds(5)));
+  if (notifications_) notifications_->WaitIdle(std::min(deadline, absl::Now() + absl::Seconds(5)));
+  // The same for presence: the sockets' unregistrations (sent as they closed) and watch answers.
+  if (presence_leases_) presence_leases_->Stop();
+  if (presence_) presence_->WaitIdle(std::min(deadline, absl::Now() + absl::Seconds(5)));
   // Saves must reach Redis before the pool stops, or a client reconnecting elsewhere finds nothing.
   if (!recovery_->WaitForPendingSaves(sessions_deadline)) {
     sb::log::Warn("shutdown: recovery saves still pending at the deadline",

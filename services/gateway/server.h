@@ -38,8 +38,11 @@
 #include "sb/socketio/server/http.h"
 #include "sb/socketio/server/server.h"
 #include "services/gateway/chat_handlers.h"
+#include "services/gateway/notification_rest.h"
 #include "services/gateway/config.h"
 #include "services/gateway/gateway_service.h"
+#include "services/gateway/presence_handlers.h"
+#include "services/gateway/presence_rest.h"
 #include "services/gateway/realtime.h"
 #include "services/gateway/redis_recovery_store.h"
 #include "services/gateway/rest.h"
@@ -77,6 +80,11 @@ class GatewayServer {
   // Declared before the socket.io server so that it outlives every handler using it.
   std::unique_ptr<ChatClient> chat_;
   std::unique_ptr<ChatRest> chat_rest_;
+  std::unique_ptr<NotificationClient> notifications_;
+  std::unique_ptr<NotificationRest> notification_rest_;
+  std::unique_ptr<PresenceClient> presence_;  // SB_PRESENCE_ADDR set
+  std::unique_ptr<PresenceLeases> presence_leases_;
+  std::unique_ptr<PresenceRest> presence_rest_;
   std::optional<sb::bus::Publisher> publisher_;
   std::shared_ptr<RedisRecoveryStore> recovery_;
   std::unique_ptr<socketio::server::EngineServer> engine_;

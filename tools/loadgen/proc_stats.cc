@@ -83,4 +83,40 @@ std::optional<double> ReadCpuSeconds(pid_t pid) {
 
 std::optional<UserSystemSeconds> ReadUserSystemSeconds(pid_t pid) { return UserSystemFromStat(pid); }
 
+CpuByPid ReadCpuSecondsOfTree(pid_t pid) {
+  CpuByPid cpu;
+  auto own = ReadCpuSeconds(pid);
+  if (!own) return cpu;
+  cpu[pid] = *own;
+  std::error_code error;
+  std::filesystem::directory_iterator processes("/proc", error);
+  if (error) return cpu;
+  for (const auto& entry : processes) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    // The parent pid is field 4 of /proc/PID/stat, counted from the last ')' like above.
+    std::ifstream in(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(line.substr(close + 1));
+    std::string state;
+    long parent = 0;
+    if (!(fields >> state >> parent) || parent != pid) continue;
+    const pid_t child = static_cast<pid_t>(std::stol(name));
+    if (auto seconds = ReadCpuSeconds(child)) cpu[child] = *seconds;
+  }
+  return cpu;
+}
+
+double CpuBetween(const CpuByPid& before, const CpuByPid& after) {
+  double total = 0;
+  for (const auto& [pid, seconds] : after) {
+    auto earlier = before.find(pid);
+    total += seconds - (earlier == before.end() ? 0.0 : earlier->second);
+  }
+  return total;
+}
+
 }  // namespace sb::loadgen

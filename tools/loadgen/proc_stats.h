@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <optional>
 
 namespace sb::loadgen {
@@ -25,5 +26,15 @@ struct UserSystemSeconds {
 // the split tells the server's own work (user) from the kernel's (system; on loopback that includes
 // the TCP processing of what it sends). nullopt when the process is gone.
 std::optional<UserSystemSeconds> ReadUserSystemSeconds(pid_t pid);
+
+// CPU seconds (as ReadCpuSeconds) of `pid` and of each of its direct children, by pid: a
+// multi-process server such as Postgres (postmaster + one backend per connection). Empty when
+// `pid` is gone.
+using CpuByPid = std::map<pid_t, double>;
+CpuByPid ReadCpuSecondsOfTree(pid_t pid);
+
+// CPU used between two ReadCpuSecondsOfTree samples: processes that appeared in between count from
+// zero; processes that exited in between are left out (their last part is lost).
+double CpuBetween(const CpuByPid& before, const CpuByPid& after);
 
 }  // namespace sb::loadgen

@@ -1,0 +1,124 @@
+// The gateway's side of the presence service: session registration and lease renewal, the
+// Socket.IO presence events, and the async gRPC client they (and the REST endpoints,
+// presence_rest.h) use.
+//
+// Sessions: every authenticated socket is registered (RegisterSession: user, socket id, this
+// gateway's instance id, handshake device/platform) and unregistered on disconnect; a socket that
+// disconnects while its registration is in flight is unregistered once that call returns (gRPC
+// does not order calls). PresenceLeases renews all local sessions in one RenewSessions call every
+// SB_PRESENCE_RENEW_INTERVAL and re-registers those presence does not know (e.g. after Redis was
+// lost or a registration failed while presence was down).
+//
+//   presence:online / presence:away / presence:offline  {activity?}  -> SetStatus (offline = appear
+//                                                                      offline while connected)
+//   presence:update      {activity, status?}   -> SetStatus (activity; status optional)
+//   presence:subscribe   {userIds:[...]}       -> Watch, then the socket watches the allowed ones;
+//                        ack {"ok":true,"data":{"users":[status...],"denied":[ids...]}}
+//   presence:unsubscribe {userIds:[...]}       -> stops watching (no presence call)
+// A status (acks, REST): {userId, isOnline, status: online|away|offline, lastSeen: RFC 3339 | null,
+// activity}. Presence down: error ack {"code":"unavailable"}; everything else keeps working.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include <boost/json.hpp>
+#include <grpcpp/channel.h>
+
+#include "absl/time/time.h"
+#include "services/gateway/chat_handlers.h"
+#include "services/gateway/realtime.h"
+#include "switchboard/presence/v1/presence.grpc.pb.h"
+
+namespace sb::gateway {
+
+// The client shape of a presence status (see the top of this file).
+boost::json::object PresenceStatusJson(const switchboard::presence::v1::UserPresence& presence);
+// ClientErrorFor, naming the presence service when it is unavailable.
+ClientError PresenceErrorFor(const grpc::Status& status);
+// The user ids of a presence:subscribe / presence:unsubscribe payload ({userIds:[...]} or a bare
+// array); nullopt when malformed (not strings, or more than `max`).
+std::optional<std::vector<std::string>> UserIdsArg(const socketio::server::Message& msg, size_t max);
+
+// Async calls to PresenceService with a deadline; `done` runs on a gRPC thread.
+class PresenceClient {
+ public:
+  PresenceClient(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout);
+
+  template <typename Request, typename Response>
+  using AsyncMethod = void (switchboard::presence::v1::PresenceService::Stub::async_interface::*)(
+      grpc::ClientContext*, const Request*, Response*, std::function<void(grpc::Status)>);
+
+  template <typename Request, typename Response>
+  void Call(AsyncMethod<Request, Response> method, Request request,
+            std::function<void(const grpc::Status&, Response&)> done) {
+    struct State {
+      std::unique_ptr<grpc::ClientContext> context;
+      Request request;
+      Response response;
+    };
+    auto state = std::make_shared<State>();
+    state->context = NewContext();
+    state->request = std::move(request);
+    in_flight_.fetch_add(1);
+    (stub_->async()->*method)(state->context.get(), &state->request, &state->response,
+                              [this, state, done = std::move(done)](grpc::Status status) {
+                                done(status, state->response);
+                                in_flight_.fetch_sub(1);
+                              });
+  }
+
+  // Waits until no call is in flight or `deadline` passes; returns the calls still in flight.
+  int64_t WaitIdle(absl::Time deadline) const;
+
+ private:
+  std::unique_ptr<grpc::ClientContext> NewContext() const;
+  std::atomic<int64_t> in_flight_{0};
+  std::unique_ptr<switchboard::presence::v1::PresenceService::Stub> stub_;
+  absl::Duration timeout_;
+};
+
+struct SessionQueue;  // presence_handlers.cc
+
+// Registers / unregisters sessions (Realtime's session hooks) and renews their leases.
+class PresenceLeases {
+ public:
+  // Both must outlive this object (Stop() before they go).
+  PresenceLeases(Realtime& realtime, PresenceClient& presence, std::string gateway_id, absl::Duration interval);
+  ~PresenceLeases();
+
+  // Before Realtime::Install(): installs the session hooks.
+  void Install();
+  // Starts / stops the renewal thread. Stop is idempotent.
+  void Start();
+  void Stop();
+  // One renewal round now (async); false when the previous round is still running.
+  bool RenewNow();
+
+ private:
+  void Register(const ClientSession& session);
+  void Unregister(const ClientSession& session);
+
+  Realtime& realtime_;
+  PresenceClient& presence_;
+  const std::string gateway_id_;
+  const absl::Duration interval_;
+  std::atomic<bool> renewing_{false};
+
+  std::shared_ptr<SessionQueue> queue_;  // per-socket order of register / unregister calls
+  std::mutex mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Registers the presence event handlers on `realtime` (before Install()).
+void InstallPresenceHandlers(Realtime& realtime, PresenceClient& presence, size_t max_watched);
+
+}  // namespace sb::gateway

@@ -1,0 +1,182 @@
+#include "services/presence/server.h"
+
+#include "absl/strings/str_cat.h"
+#include "sb/common/log.h"
+#include "sb/common/status.h"
+#include "sb/db/migrations.h"
+#include "sb/rpc/client.h"
+#include "sb/rpc/status.h"
+
+namespace sb::presence {
+
+namespace chatpb = ::switchboard::chat::v1;
+
+absl::Status BusEventSink::PublishPresence(const std::string& user, const std::string& event,
+                                           const std::string& payload_json) {
+  return publisher_.PublishPresence(user, event, payload_json).status();
+}
+
+ChatContacts::ChatContacts(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)
+    : timeout_(timeout) {
+  if (channel) stub_ = chatpb::ChatService::NewStub(std::move(channel));
+}
+
+absl::StatusOr<std::vector<std::string>> ChatContacts::Filter(const std::string& viewer,
+                                                              const std::vector<std::string>& candidates) {
+  if (!stub_) {
+    std::vector<std::string> self;
+    for (const auto& c : candidates) {
+      if (c == viewer) self.push_back(c);
+    }
+    return self;
+  }
+  chatpb::FilterContactsRequest req;
+  req.set_user_id(viewer);
+  for (const auto& c : candidates) req.add_candidate_ids(c);
+  chatpb::FilterContactsResponse resp;
+  auto ctx = sb::rpc::NewCallContext(timeout_);
+  grpc::Status status = stub_->FilterContacts(ctx.get(), req, &resp);
+  if (!status.ok()) {
+    absl::Status s = sb::rpc::FromGrpcStatus(status);
+    // The caller's request was fine; chat failing is a dependency outage.
+    if (!absl::IsInvalidArgument(s)) return absl::UnavailableError(absl::StrCat("chat: ", s.message()));
+    return s;
+  }
+  return std::vector<std::string>(resp.contact_ids().begin(), resp.contact_ids().end());
+}
+
+absl::StatusOr<std::vector<std::string>> ChatContacts::ConversationMembers(const std::string& viewer,
+                                                                           int64_t conversation_id) {
+  if (!stub_) return absl::UnavailableError("group presence needs the chat service (SB_CHAT_ADDR)");
+  chatpb::GetConversationRequest req;
+  req.set_user_id(viewer);
+  req.set_conversation_id(conversation_id);
+  chatpb::ConversationResponse resp;
+  auto ctx = sb::rpc::NewCallContext(timeout_);
+  grpc::Status status = stub_->GetConversation(ctx.get(), req, &resp);
+  if (!status.ok()) {
+    absl::Status s = sb::rpc::FromGrpcStatus(status);
+    if (absl::IsPermissionDenied(s) || absl::IsNotFound(s) || absl::IsInvalidArgument(s)) return s;
+    return absl::UnavailableError(absl::StrCat("chat: ", s.message()));
+  }
+  std::vector<std::string> members;
+  for (const auto& p : resp.conversation().participants()) members.push_back(p.user().id());
+  return members;
+}
+
+absl::StatusOr<std::unique_ptr<PresenceServer>> PresenceServer::Create(PresenceConfig config) {
+  std::unique_ptr<PresenceServer> s(new PresenceServer(std::move(config)));
+  const PresenceConfig& c = s->config_;
+  s->db_ = std::make_unique<sb::db::ConnectionPool>(sb::db::PoolOptions{
+      .url = c.postgres_url, .max_connections = c.postgres_pool_size, .statement_timeout = c.statement_timeout,
+      .application_name = "sb-presence"});
+  SB_ASSIGN_OR_RETURN(std::vector<int> applied, sb::db::ApplyMigrations(*s->db_, "presence", c.migrations_dir));
+  sb::log::Info("migrations", {{"dir", c.migrations_dir}, {"applied", static_cast<int64_t>(applied.size())}});
+
+  s->pool_ = std::make_unique<sb::BlockingPool>("presence", c.blocking_threads, c.blocking_queue);
+  SB_ASSIGN_OR_RETURN(s->redis_, redis::Client::Create({.url = c.redis_url, .pool_size = c.redis_pool_size}));
+  SB_ASSIGN_OR_RETURN(sb::bus::Publisher publisher,
+                      sb::bus::Publisher::Create(*s->redis_, {.origin = "presence/" + c.instance_id}));
+  s->publisher_.emplace(std::move(publisher));
+  s->events_ = std::make_unique<BusEventSink>(*s->publisher_);
+
+  std::shared_ptr<grpc::Channel> chat_channel;
+  if (!c.chat_addr.empty()) {
+    sb::rpc::ClientOptions chat_options;
+    chat_options.default_timeout = c.chat_timeout;
+    chat_options.idempotent_methods = {"/switchboard.chat.v1.ChatService/FilterContacts",
+                                       "/switchboard.chat.v1.ChatService/GetConversation"};
+    SB_ASSIGN_OR_RETURN(chat_channel, sb::rpc::MakeChannel(c.chat_addr, chat_options));
+  } else {
+    sb::log::Warn("SB_CHAT_ADDR is not set: viewers see only themselves, group presence is unavailable", {});
+  }
+  s->contacts_ = std::make_unique<ChatContacts>(std::move(chat_channel), c.chat_timeout);
+  s->state_ = std::make_unique<RedisPresenceState>(*s->redis_);
+  s->store_ = std::make_unique<LastSeenStore>(*s->db_);
+  s->presence_ = std::make_unique<Presence>(*s->state_, *s->store_, *s->contacts_, *s->events_, c.presence);
+  s->service_ = std::make_unique<PresenceService>(*s->presence_, *s->pool_);
+  s->grpc_ = std::make_unique<sb::rpc::Server>(
+      sb::rpc::ServerOptions{.host = c.grpc_host, .port = c.grpc_port, .reflection = c.grpc_reflection});
+  s->grpc_->AddService(s->service_.get());
+
+  s->admin_ = std::make_unique<sb::metrics::AdminServer>(
+      sb::metrics::AdminServerOptions{.host = c.http_host, .port = static_cast<uint16_t>(c.http_port)});
+  PresenceServer* self = s.get();
+  // Flags refreshed by the maintenance thread: checks must not do I/O on the Asio thread.
+  s->admin_->AddReadinessCheck("redis", [self]() -> absl::Status {
+    return self->redis_ok_.load() ? absl::OkStatus() : absl::UnavailableError("redis unreachable");
+  });
+  s->admin_->AddReadinessCheck("postgres", [self]() -> absl::Status {
+    return self->db_ok_.load() ? absl::OkStatus() : absl::UnavailableError("postgres unreachable");
+  });
+  return s;
+}
+
+PresenceServer::~PresenceServer() { Shutdown(absl::Now() + absl::Seconds(1)); }
+
+absl::Status PresenceServer::Start() {
+  SB_RETURN_IF_ERROR(admin_->Start());
+  if (absl::Status s = grpc_->Start(); !s.ok()) {
+    admin_->Stop();
+    return s;
+  }
+  maintenance_ = std::thread([this] { MaintenanceLoop(); });
+  started_ = true;
+  sb::log::Info("presence listening", {{"grpc_port", grpc_->port()}, {"http_port", config_.http_port},
+                                       {"instance", config_.instance_id}});
+  return absl::OkStatus();
+}
+
+void PresenceServer::MaintenanceLoop() {
+  absl::Time next_flush = absl::Now() + config_.flush_interval;
+  absl::Time next_health = absl::Now();
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(config_.sweep_interval));
+    if (stopping_) break;
+    lock.unlock();
+    // Every instance sweeps; the scripts claim each expired entry once, so nothing is doubled.
+    if (auto swept = presence_->Sweep(); !swept.ok()) {
+      sb::log::Warn("presence sweep failed", {{"error", swept.status().ToString()}});
+    }
+    const absl::Time now = absl::Now();
+    if (now >= next_flush) {
+      next_flush = now + config_.flush_interval;
+      if (auto flushed = presence_->FlushLastSeen(); !flushed.ok()) {
+        sb::log::Warn("last seen flush failed", {{"error", flushed.status().ToString()}});
+      }
+    }
+    if (now >= next_health) {
+      next_health = now + absl::Seconds(5);
+      redis_ok_.store(redis_->Ping().ok());
+      auto conn = db_->Acquire(absl::Seconds(1));
+      db_ok_.store(conn.ok() || absl::IsResourceExhausted(conn.status()));
+    }
+    lock.lock();
+  }
+  lock.unlock();
+  // Last seen written since the last flush must not wait for another instance (or be lost with Redis).
+  if (auto flushed = presence_->FlushLastSeen(); !flushed.ok()) {
+    sb::log::Warn("final last seen flush failed", {{"error", flushed.status().ToString()}});
+  }
+}
+
+void PresenceServer::Shutdown(absl::Time deadline) {
+  {
+    std::lock_guard lock(mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (!started_) return;
+  admin_->SetDraining();
+  grpc_->SetServing(false);
+  grpc_->Drain(deadline);
+  if (maintenance_.joinable()) maintenance_.join();
+  pool_->Stop();
+  admin_->Stop();
+  sb::log::Info("presence stopped", {});
+}
+
+}  // namespace sb::presence
