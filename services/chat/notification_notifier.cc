@@ -2,7 +2,6 @@
 
 #include "sb/common/log.h"
 #include "sb/metrics/metrics.h"
-#include "sb/rpc/client.h"
 
 namespace sb::chat {
 
@@ -31,45 +30,34 @@ std::string MessagePreview(const Message& message) {
 }
 
 NotificationNotifier::NotificationNotifier(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)
-    : stub_(pb::NotificationService::NewStub(std::move(channel))), timeout_(timeout) {}
+    : client_(std::move(channel), timeout) {}
 
-NotificationNotifier::~NotificationNotifier() { WaitIdle(absl::Now() + timeout_ + absl::Seconds(1)); }
+NotificationNotifier::~NotificationNotifier() { WaitIdle(absl::Now() + client_.timeout() + absl::Seconds(1)); }
 
 void NotificationNotifier::NewMessage(const std::string& recipient, const Message& message) {
-  struct Call {
-    std::unique_ptr<grpc::ClientContext> context;
-    pb::NewMessageRequest request;
-    pb::NotifyResponse response;
-  };
-  auto call = std::make_shared<Call>();
-  call->context = sb::rpc::NewCallContext(timeout_);
-  call->request.set_recipient_id(recipient);
-  call->request.mutable_sender()->set_id(message.sender_id);
-  call->request.set_conversation_id(message.conversation_id);
-  call->request.set_message_id(message.id);
-  call->request.set_preview(MessagePreview(message));
-  in_flight_.fetch_add(1);
-  stub_->async()->NotifyNewMessage(call->context.get(), &call->request, &call->response,
-                                   [this, call](grpc::Status status) {
-                                     if (status.ok()) {
-                                       sent_.fetch_add(1);
-                                       Outcomes().Labels({"sent"}).Increment();
-                                     } else {
-                                       failed_.fetch_add(1);
-                                       Outcomes().Labels({"failed"}).Increment();
-                                       sb::log::Warn("new_message notification failed",
-                                                     {{"recipient", call->request.recipient_id()},
-                                                      {"message_id", call->request.message_id()},
-                                                      {"code", static_cast<int>(status.error_code())},
-                                                      {"error", status.error_message()}});
-                                     }
-                                     in_flight_.fetch_sub(1);
-                                   });
+  pb::NewMessageRequest request;
+  request.set_recipient_id(recipient);
+  request.mutable_sender()->set_id(message.sender_id);
+  request.set_conversation_id(message.conversation_id);
+  request.set_message_id(message.id);
+  request.set_preview(MessagePreview(message));
+  client_.Call<pb::NewMessageRequest, pb::NotifyResponse>(
+      &pb::NotificationService::Stub::async_interface::NotifyNewMessage, std::move(request),
+      [this, recipient, message_id = message.id](const grpc::Status& status, pb::NotifyResponse&) {
+        if (status.ok()) {
+          sent_.fetch_add(1);
+          Outcomes().Labels({"sent"}).Increment();
+          return;
+        }
+        failed_.fetch_add(1);
+        Outcomes().Labels({"failed"}).Increment();
+        sb::log::Warn("new_message notification failed", {{"recipient", recipient},
+                                                           {"message_id", message_id},
+                                                           {"code", static_cast<int>(status.error_code())},
+                                                           {"error", status.error_message()}});
+      });
 }
 
-int64_t NotificationNotifier::WaitIdle(absl::Time deadline) const {
-  while (in_flight_.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
-  return in_flight_.load();
-}
+int64_t NotificationNotifier::WaitIdle(absl::Time deadline) const { return client_.WaitIdle(deadline); }
 
 }  // namespace sb::chat

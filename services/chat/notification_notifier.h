@@ -12,6 +12,7 @@
 #include <grpcpp/channel.h>
 
 #include "absl/time/time.h"
+#include "sb/rpc/async_client.h"
 #include "services/chat/ports.h"
 #include "switchboard/notification/v1/notification.grpc.pb.h"
 
@@ -30,9 +31,8 @@ class NotificationNotifier : public OfflineNotifier {
   int64_t failed() const { return failed_.load(); }
 
  private:
-  std::unique_ptr<switchboard::notification::v1::NotificationService::Stub> stub_;
-  absl::Duration timeout_;
-  std::atomic<int64_t> in_flight_{0}, sent_{0}, failed_{0};
+  sb::rpc::AsyncClient<switchboard::notification::v1::NotificationService> client_;
+  std::atomic<int64_t> sent_{0}, failed_{0};
 };
 
 // The preview of a message in its notification: the text (cut at 100 bytes on a UTF-8 boundary,

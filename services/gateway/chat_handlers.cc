@@ -68,16 +68,6 @@ std::optional<int64_t> IdFrom(const json::value* value) {
   return id;
 }
 
-ChatClient::ChatClient(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)
-    : stub_(pb::ChatService::NewStub(std::move(channel))), timeout_(timeout) {}
-
-std::unique_ptr<grpc::ClientContext> ChatClient::NewContext() const { return sb::rpc::NewCallContext(timeout_); }
-
-int64_t ChatClient::WaitIdle(absl::Time deadline) const {
-  while (in_flight_.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
-  return in_flight_.load();
-}
-
 namespace {
 
 void Reply(const sio::Ack& ack, json::value body) {

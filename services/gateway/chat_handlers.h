@@ -28,6 +28,7 @@
 #include <grpcpp/channel.h>
 
 #include "absl/time/time.h"
+#include "sb/rpc/async_client.h"
 #include "services/gateway/realtime.h"
 #include "switchboard/chat/v1/chat.grpc.pb.h"
 
@@ -47,44 +48,8 @@ boost::json::value ProtoToJson(const google::protobuf::Message& message);
 // A positive id given as a JSON number or a numeric string.
 std::optional<int64_t> IdFrom(const boost::json::value* value);
 
-// Async calls to ChatService with a deadline; `done` runs on a gRPC thread.
-class ChatClient {
- public:
-  ChatClient(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout);
-
-  template <typename Request, typename Response>
-  using AsyncMethod = void (switchboard::chat::v1::ChatService::Stub::async_interface::*)(
-      grpc::ClientContext*, const Request*, Response*, std::function<void(grpc::Status)>);
-
-  template <typename Request, typename Response>
-  void Call(AsyncMethod<Request, Response> method, Request request,
-            std::function<void(const grpc::Status&, Response&)> done) {
-    struct State {
-      std::unique_ptr<grpc::ClientContext> context;
-      Request request;
-      Response response;
-    };
-    auto state = std::make_shared<State>();
-    state->context = NewContext();
-    state->request = std::move(request);
-    in_flight_.fetch_add(1);
-    (stub_->async()->*method)(state->context.get(), &state->request, &state->response,
-                              [this, state, done = std::move(done)](grpc::Status status) {
-                                done(status, state->response);
-                                in_flight_.fetch_sub(1);
-                              });
-  }
-
-  // Waits until no call is in flight or `deadline` passes (shutdown: callbacks use Realtime and
-  // sockets, which must outlive them). Returns the calls still in flight.
-  int64_t WaitIdle(absl::Time deadline) const;
-
- private:
-  std::atomic<int64_t> in_flight_{0};
-  std::unique_ptr<grpc::ClientContext> NewContext() const;
-  std::unique_ptr<switchboard::chat::v1::ChatService::Stub> stub_;
-  absl::Duration timeout_;
-};
+// Async calls to ChatService with a deadline (SB_CHAT_TIMEOUT); `done` runs on a gRPC thread.
+using ChatClient = sb::rpc::AsyncClient<switchboard::chat::v1::ChatService>;
 
 // Registers the chat event handlers and the directory upsert on `realtime` (before Install()).
 void InstallChatHandlers(Realtime& realtime, ChatClient& chat);

@@ -17,16 +17,6 @@ namespace sio = sb::socketio::server;
 namespace pb = ::switchboard::notification::v1;
 using Stub = pb::NotificationService::Stub::async_interface;
 
-NotificationClient::NotificationClient(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)
-    : stub_(pb::NotificationService::NewStub(std::move(channel))), timeout_(timeout) {}
-
-std::unique_ptr<grpc::ClientContext> NotificationClient::NewContext() const { return sb::rpc::NewCallContext(timeout_); }
-
-int64_t NotificationClient::WaitIdle(absl::Time deadline) const {
-  while (in_flight_.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
-  return in_flight_.load();
-}
-
 namespace {
 
 constexpr std::string_view kPrefix = "/api/v1/notifications";

@@ -24,48 +24,14 @@
 
 #include "absl/time/time.h"
 #include "sb/auth/verifier.h"
+#include "sb/rpc/async_client.h"
 #include "sb/socketio/server/http.h"
 #include "switchboard/notification/v1/notification.grpc.pb.h"
 
 namespace sb::gateway {
 
 // Async calls to NotificationService with a deadline; `done` runs on a gRPC thread.
-class NotificationClient {
- public:
-  NotificationClient(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout);
-
-  template <typename Request, typename Response>
-  using AsyncMethod = void (switchboard::notification::v1::NotificationService::Stub::async_interface::*)(
-      grpc::ClientContext*, const Request*, Response*, std::function<void(grpc::Status)>);
-
-  template <typename Request, typename Response>
-  void Call(AsyncMethod<Request, Response> method, Request request,
-            std::function<void(const grpc::Status&, Response&)> done) {
-    struct State {
-      std::unique_ptr<grpc::ClientContext> context;
-      Request request;
-      Response response;
-    };
-    auto state = std::make_shared<State>();
-    state->context = NewContext();
-    state->request = std::move(request);
-    in_flight_.fetch_add(1);
-    (stub_->async()->*method)(state->context.get(), &state->request, &state->response,
-                              [this, state, done = std::move(done)](grpc::Status status) {
-                                done(status, state->response);
-                                in_flight_.fetch_sub(1);
-                              });
-  }
-
-  // Waits until no call is in flight or `deadline` passes; returns the calls still in flight.
-  int64_t WaitIdle(absl::Time deadline) const;
-
- private:
-  std::unique_ptr<grpc::ClientContext> NewContext() const;
-  std::atomic<int64_t> in_flight_{0};
-  std::unique_ptr<switchboard::notification::v1::NotificationService::Stub> stub_;
-  absl::Duration timeout_;
-};
+using NotificationClient = sb::rpc::AsyncClient<switchboard::notification::v1::NotificationService>;
 
 class NotificationRest {
  public:

@@ -75,16 +75,6 @@ std::optional<std::vector<std::string>> UserIdsArg(const sio::Message& msg, size
   return out;
 }
 
-PresenceClient::PresenceClient(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)
-    : stub_(pb::PresenceService::NewStub(std::move(channel))), timeout_(timeout) {}
-
-std::unique_ptr<grpc::ClientContext> PresenceClient::NewContext() const { return sb::rpc::NewCallContext(timeout_); }
-
-int64_t PresenceClient::WaitIdle(absl::Time deadline) const {
-  while (in_flight_.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
-  return in_flight_.load();
-}
-
 // ---- sessions ---------------------------------------------------------------------------------
 
 // Register and unregister calls of one socket run one after the other (gRPC does not order
