@@ -284,8 +284,13 @@ absl::StatusOr<ChatStore::SendResult> Chat::SendMessage(const SendInput& in) {
     Publish({in.user}, "message:new", MessageJson(m, true));
     return result;
   }
-  Publish(Others(result->audience, in.user), "message:new", MessageJson(m, false));
-  Publish({in.user}, "message:new", MessageJson(m, true));  // the sender's other devices
+  // The others' copy and the sender's own (other devices; it carries moderation) in one round trip.
+  absl::Status published = events_.PublishBatch({{Others(result->audience, in.user), "message:new", MessageJson(m, false)},
+                                                 {{in.user}, "message:new", MessageJson(m, true)}});
+  if (!published.ok()) {
+    sb::log::Warn("event not published (the write is committed; clients resync over REST)",
+                  {{"event", "message:new"}, {"error", published.ToString()}});
+  }
   NotifyOffline(m, result->audience);
   return result;
 }

@@ -23,6 +23,21 @@ class EventSink {
   // Delivers `event` with one JSON argument to every socket of every user in `users`.
   virtual absl::Status PublishToUsers(const std::vector<std::string>& users, const std::string& event,
                                       const std::string& payload_json) = 0;
+
+  struct Delivery {
+    std::vector<std::string> users;
+    std::string event;
+    std::string payload_json;
+  };
+  // Several deliveries of one action; the bus sends them in one round trip. By default one
+  // PublishToUsers each (stops at the first failure).
+  virtual absl::Status PublishBatch(const std::vector<Delivery>& deliveries) {
+    for (const auto& d : deliveries) {
+      if (d.users.empty()) continue;
+      if (absl::Status s = PublishToUsers(d.users, d.event, d.payload_json); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
 };
 
 class PresenceReader {

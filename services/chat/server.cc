@@ -15,6 +15,15 @@ absl::Status BusEventSink::PublishToUsers(const std::vector<std::string>& users,
   return publisher_.PublishToUsers(users, event, payload_json).status();
 }
 
+absl::Status BusEventSink::PublishBatch(const std::vector<Delivery>& deliveries) {
+  std::vector<sb::bus::UserEvent> events;
+  for (const auto& d : deliveries) {
+    if (!d.users.empty()) events.push_back({d.users, d.event, d.payload_json});
+  }
+  if (events.empty()) return absl::OkStatus();
+  return publisher_.PublishBatch(events).status();
+}
+
 absl::StatusOr<std::vector<bool>> BusPresence::AreOnline(const std::vector<std::string>& users) {
   return sb::bus::UsersWithLiveSessions(redis_, users);
 }

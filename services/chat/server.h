@@ -42,6 +42,7 @@ class BusEventSink : public EventSink {
   explicit BusEventSink(sb::bus::Publisher& publisher) : publisher_(publisher) {}
   absl::Status PublishToUsers(const std::vector<std::string>& users, const std::string& event,
                               const std::string& payload_json) override;
+  absl::Status PublishBatch(const std::vector<Delivery>& deliveries) override;
 
  private:
   sb::bus::Publisher& publisher_;

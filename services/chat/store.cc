@@ -455,8 +455,10 @@ absl::StatusOr<std::vector<Audience>> ChatStore::ListAudience(const std::string&
 
 absl::StatusOr<ChatStore::SendResult> ChatStore::SendMessage(const NewMessage& in) {
   // One statement: chat.send_message (migrations/0002_send_message.sql) does the whole write path
-  // on the server and returns the stored row (expanded as "m" for kMessageColumns).
-  return sb::db::RunInTransaction(pool_, [&](pqxx::work& tx) -> absl::StatusOr<SendResult> {
+  // on the server and returns the stored row (expanded as "m" for kMessageColumns); autocommitted,
+  // so a send costs one round trip. A lost connection is Unavailable, outcome unknown: the client
+  // retries with the same client message id.
+  return sb::db::RunStatement(pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<SendResult> {
     auto row = tx.exec_params1(
         absl::StrCat("SELECT r.outcome, r.created, r.audience_ids, r.audience_muted, ", kMessageColumns,
                      " FROM chat.send_message($1, $2, $3, $4, $5, $6, $7, $8, $9) r, LATERAL (SELECT (r.msg).*) m"),

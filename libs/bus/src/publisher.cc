@@ -81,19 +81,31 @@ absl::StatusOr<std::string> Publisher::PublishToUser(absl::string_view user, abs
 absl::StatusOr<std::vector<std::string>> Publisher::PublishToUsers(const std::vector<std::string>& users,
                                                                    absl::string_view name,
                                                                    absl::string_view payload_json) {
-  SB_RETURN_IF_ERROR(ValidateEventText(name, payload_json));
+  return PublishBatch({UserEvent{users, std::string(name), std::string(payload_json)}});
+}
+
+absl::StatusOr<std::vector<std::string>> Publisher::PublishBatch(const std::vector<UserEvent>& events) {
   std::vector<redis::Script::Invocation> invocations;
-  invocations.reserve(users.size());
-  Event event = MakeEvent(name, payload_json, options_.origin, "");
-  for (const std::string& user : users) {
+  for (const UserEvent& event : events) SB_RETURN_IF_ERROR(AddInvocations(event, invocations));
+  return RunInvocations(invocations);
+}
+
+absl::Status Publisher::AddInvocations(const UserEvent& user_event, std::vector<redis::Script::Invocation>& out) const {
+  SB_RETURN_IF_ERROR(ValidateEventText(user_event.name, user_event.payload_json));
+  Event event = MakeEvent(user_event.name, user_event.payload_json, options_.origin, "");
+  for (const std::string& user : user_event.users) {
     SB_ASSIGN_OR_RETURN(std::string stream, UserStreamKey(user));
     SB_ASSIGN_OR_RETURN(std::string channel, UserChannel(user));
     event.set_target(absl::StrCat("u:", user));
-    invocations.push_back({{std::move(stream), std::move(channel)}, ScriptArgs(event.SerializeAsString())});
+    out.push_back({{std::move(stream), std::move(channel)}, ScriptArgs(event.SerializeAsString())});
   }
+  return absl::OkStatus();
+}
 
+absl::StatusOr<std::vector<std::string>> Publisher::RunInvocations(
+    const std::vector<redis::Script::Invocation>& invocations) {
   std::vector<std::string> offsets;
-  offsets.reserve(users.size());
+  offsets.reserve(invocations.size());
   for (size_t begin = 0; begin < invocations.size(); begin += kUsersPerBatch) {
     size_t end = std::min(invocations.size(), begin + kUsersPerBatch);
     std::vector<redis::Script::Invocation> batch(invocations.begin() + begin, invocations.begin() + end);

@@ -281,6 +281,30 @@ TEST_CASE("PublishToUsers fans one event out to many users") {
   CHECK(e7->id() == e299->id());  // one logical event
 }
 
+TEST_CASE("PublishBatch sends several events, each with its own id, in one go") {
+  Fixture f;
+  Publisher publisher = f.MakePublisher();
+  auto offsets = publisher.PublishBatch({{{"ann", "ben"}, "message:new", R"({"for":"others"})"},
+                                         {{"cat"}, "message:new", R"({"for":"sender"})"}});
+  REQUIRE(offsets.ok());
+  REQUIRE(offsets->size() == 3);
+  auto ann = ReadUserStream(*f.client, "ann", "0-0", 10);
+  auto ben = ReadUserStream(*f.client, "ben", "0-0", 10);
+  auto cat = ReadUserStream(*f.client, "cat", "0-0", 10);
+  REQUIRE((ann.ok() && ben.ok() && cat.ok()));
+  REQUIRE((ann->events.size() == 1 && ben->events.size() == 1 && cat->events.size() == 1));
+  CHECK(ann->events[0].payload_json() == R"({"for":"others"})");
+  CHECK(cat->events[0].payload_json() == R"({"for":"sender"})");
+  CHECK(ann->events[0].id() == ben->events[0].id());  // one logical event per entry
+  CHECK(ann->events[0].id() != cat->events[0].id());
+  CHECK(cat->events[0].offset() == (*offsets)[2]);
+
+  // One bad entry: nothing at all is published.
+  auto bad = publisher.PublishBatch({{{"dan"}, "x", "{}"}, {{""}, "x", "{}"}});
+  CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(f.client->Command({"EXISTS", "sb:s:u:dan"})->integer == 0);
+}
+
 TEST_CASE("invalid ids are rejected and change nothing") {
   Fixture f;
   Publisher publisher = f.MakePublisher();

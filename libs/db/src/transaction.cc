@@ -93,4 +93,32 @@ absl::Status RunTransactionAttempts(ConnectionPool& pool, const TransactionOptio
   }
 }
 
+absl::Status RunStatementAttempt(ConnectionPool& pool, absl::FunctionRef<absl::Status(pqxx::nontransaction&)> body) {
+  absl::StatusOr<PooledConnection> conn = pool.Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::Status failure;
+  bool broken = false;
+  bool conflict = false;
+  try {
+    pqxx::nontransaction tx(**conn);
+    return body(tx);
+  } catch (const std::exception& e) {
+    failure = StatusFromException(e);
+    broken = IsConnectionFailure(e) || !(*conn)->is_open();
+    conflict = IsRetryableConflict(e);
+  }
+  if (broken) {
+    conn->MarkBroken();
+    conn->Release();
+    // In autocommit the statement may have committed before the connection went.
+    sb::log::Error("postgres connection lost during a statement; outcome unknown",
+                   {{"error", std::string(failure.message())}});
+    return absl::UnavailableError(absl::StrCat(
+        "Postgres connection lost during the statement; it may or may not have been applied (", failure.message(), ")"));
+  }
+  conn->Release();
+  if (conflict) return absl::AbortedError(failure.message());
+  return failure;
+}
+
 }  // namespace sb::db::internal

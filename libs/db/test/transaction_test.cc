@@ -335,3 +335,35 @@ TEST_CASE("transaction: values and StatusOr and the isolation level reach the ca
       pool, [](pqxx::work& tx) { tx.exec("CREATE TABLE nope (id int)"); }, {.read_only = true});
   CHECK_FALSE(read_only.ok());
 }
+
+TEST_CASE("statement: one autocommitted statement; errors map; a lost connection is never re-run", "[integration]") {
+  auto pg = StartPostgres();
+  ConnectionPool pool(OptionsFor(*pg, 2));
+  REQUIRE(Exec(pool, "CREATE TABLE items (id int PRIMARY KEY)").ok());
+
+  auto inserted = sb::db::RunStatement(pool, [](pqxx::nontransaction& tx) -> absl::StatusOr<int> {
+    return tx.exec1("INSERT INTO items VALUES (1) RETURNING id")[0].as<int>();
+  });
+  REQUIRE(inserted.ok());
+  CHECK(*inserted == 1);
+  CHECK(*Count(pool, "items") == 1);  // committed on its own: visible to another connection
+
+  auto duplicate = sb::db::RunStatement(pool, [](pqxx::nontransaction& tx) -> absl::StatusOr<int> {
+    return tx.exec1("INSERT INTO items VALUES (1) RETURNING id")[0].as<int>();
+  });
+  CHECK(duplicate.status().code() == absl::StatusCode::kAlreadyExists);
+  auto refused = sb::db::RunStatement(pool, [](pqxx::nontransaction&) -> absl::StatusOr<int> {
+    return absl::FailedPreconditionError("no");
+  });
+  CHECK(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+
+  int attempts = 0;
+  auto lost = sb::db::RunStatement(pool, [&](pqxx::nontransaction& tx) -> absl::StatusOr<int> {
+    ++attempts;
+    return tx.exec1("SELECT 1 FROM pg_terminate_backend(pg_backend_pid())")[0].as<int>();
+  });
+  CHECK(lost.status().code() == absl::StatusCode::kUnavailable);
+  CHECK(absl::StrContains(lost.status().message(), "may or may not"));
+  CHECK(attempts == 1);
+  CHECK(*Count(pool, "items") == 1);  // and the pool goes on with a fresh connection
+}

@@ -33,6 +33,13 @@ struct PublisherOptions {
   absl::Duration stream_ttl = absl::Hours(24);  // refreshed on every publish; zero: never expires
 };
 
+// One event for a list of users (see Publisher::PublishBatch).
+struct UserEvent {
+  std::vector<std::string> users;
+  std::string name;
+  std::string payload_json;
+};
+
 class Publisher {
  public:
   // InvalidArgument for bad options. `client` must outlive the publisher.
@@ -51,6 +58,12 @@ class Publisher {
                                                           absl::string_view name,
                                                           absl::string_view payload_json);
 
+  // Several events, each as PublishToUsers would send it (its own event id), in the same pipelined
+  // batches: one round trip for the few events of one action (e.g. a message to the other
+  // participants and the sender's own copy). Validated first: on InvalidArgument nothing was
+  // published. Returns the offsets of every (event, user) in order.
+  absl::StatusOr<std::vector<std::string>> PublishBatch(const std::vector<UserEvent>& events);
+
   // Publish only (no stream, no offset) to sb:r:{room} / sb:p:{user}. Returns how many
   // subscribers (gateway connections) received it.
   absl::StatusOr<int64_t> PublishToRoom(absl::string_view room, absl::string_view name,
@@ -61,6 +74,8 @@ class Publisher {
  private:
   Publisher(redis::Client& client, PublisherOptions options);
   std::vector<std::string> ScriptArgs(const std::string& envelope) const;
+  absl::Status AddInvocations(const UserEvent& event, std::vector<redis::Script::Invocation>& out) const;
+  absl::StatusOr<std::vector<std::string>> RunInvocations(const std::vector<redis::Script::Invocation>& invocations);
 
   redis::Client* client_;
   PublisherOptions options_;

@@ -28,6 +28,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <pqxx/nontransaction>
 #include <pqxx/transaction>
 
 #include "absl/functional/function_ref.h"
@@ -55,6 +56,8 @@ namespace internal {
 // The retry loop behind RunInTransaction; `body` runs once per attempt and commits when it returns OK.
 absl::Status RunTransactionAttempts(ConnectionPool& pool, const TransactionOptions& options,
                                     absl::FunctionRef<absl::Status(pqxx::work&)> body);
+// RunStatement's one attempt.
+absl::Status RunStatementAttempt(ConnectionPool& pool, absl::FunctionRef<absl::Status(pqxx::nontransaction&)> body);
 
 template <typename T>
 struct IsStatusOr : std::false_type {};
@@ -93,6 +96,29 @@ auto RunInTransaction(ConnectionPool& pool, Fn&& fn, const TransactionOptions& o
     if (!status.ok()) return absl::StatusOr<R>(status);
     return absl::StatusOr<R>(*std::move(value));
   }
+}
+
+// One statement in autocommit mode — the statement is its own transaction — for hot paths where a
+// single statement (e.g. a server-side function) does all the work: two round trips (BEGIN,
+// COMMIT) fewer than RunInTransaction. `fn(pqxx::nontransaction&)` must run exactly one writing
+// statement (several would each commit on their own). Never retried: a conflict (40001, 40P01)
+// comes back as Aborted, and a connection that breaks while the statement runs gives Unavailable
+// "outcome unknown" (check with an idempotency key before writing again). Return types as
+// RunInTransaction.
+template <typename Fn>
+auto RunStatement(ConnectionPool& pool, Fn&& fn) {
+  using R = std::invoke_result_t<Fn&, pqxx::nontransaction&>;
+  static_assert(internal::IsStatusOr<R>::value, "RunStatement: fn returns absl::StatusOr<T>");
+  using T = typename R::value_type;
+  std::optional<T> value;
+  absl::Status status = internal::RunStatementAttempt(pool, [&](pqxx::nontransaction& tx) {
+    R result = fn(tx);
+    if (!result.ok()) return result.status();
+    value.emplace(*std::move(result));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return absl::StatusOr<T>(status);
+  return absl::StatusOr<T>(*std::move(value));
 }
 
 }  // namespace sb::db
