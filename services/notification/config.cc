@@ -34,7 +34,6 @@ absl::StatusOr<NotificationConfig> NotificationConfig::FromEnv(sb::EnvConfig& en
   c.redis_url = env.String("SB_REDIS_URL", c.redis_url);
   c.redis_pool_size = static_cast<int>(env.Int("SB_REDIS_POOL_SIZE", c.redis_pool_size, 1, 1024));
   c.stream_max_length = env.Int("SB_STREAM_MAX_LENGTH", c.stream_max_length, 1, 1'000'000);
-  c.publish_threads = static_cast<int>(env.Int("SB_NOTIFICATION_PUBLISH_THREADS", c.publish_threads, 1, 64));
 
   c.presence_addr = env.String("SB_PRESENCE_ADDR", "");
   c.presence_timeout = env.Duration("SB_PRESENCE_TIMEOUT", c.presence_timeout);

@@ -29,7 +29,6 @@ struct NotificationConfig {
   std::string redis_url = "redis://127.0.0.1:6379";
   int redis_pool_size = 8;
   int64_t stream_max_length = 1000;
-  int publish_threads = 4;  // parallel per-user publishes of NotifyMany
 
   // Presence (live sessions); empty: the bus fallback only.
   std::string presence_addr;

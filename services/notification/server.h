@@ -34,10 +34,10 @@
 namespace sb::notification {
 
 // EventSink over the bus Publisher (stream + pub/sub per user, so gateway recovery replays events).
-// PublishEach spreads large batches over up to `threads` threads (one Redis round trip per event).
+// PublishEach pipelines one event per recipient (Publisher::PublishBatch).
 class BusEventSink : public EventSink {
  public:
-  BusEventSink(sb::bus::Publisher& publisher, int threads) : publisher_(publisher), threads_(threads) {}
+  explicit BusEventSink(sb::bus::Publisher& publisher) : publisher_(publisher) {}
   absl::Status PublishToUser(const std::string& user, const std::string& event, const std::string& payload) override;
   absl::Status PublishToUsers(const std::vector<std::string>& users, const std::string& event,
                               const std::string& payload) override;
@@ -46,7 +46,6 @@ class BusEventSink : public EventSink {
 
  private:
   sb::bus::Publisher& publisher_;
-  int threads_;
 };
 
 // Live sessions from the bus alone (sb::bus::UsersWithLiveSessions).

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "sb/bus/channels.h"
 #include "sb/bus/publisher.h"
+#include "sb/common/status.h"
 #include "sb/db/migrations.h"
 #include "sb/db/transaction.h"
 #include "sb/redis/client.h"
@@ -41,12 +42,12 @@ class RecordingSink : public EventSink {
   }
   absl::Status PublishToUsers(const std::vector<std::string>& users, const std::string& event,
                               const std::string& payload) override {
-    for (const auto& u : users) PublishToUser(u, event, payload);
+    for (const auto& u : users) SB_RETURN_IF_ERROR(PublishToUser(u, event, payload));
     return absl::OkStatus();
   }
   absl::Status PublishEach(const std::string& event,
                            const std::vector<std::pair<std::string, std::string>>& items) override {
-    for (const auto& [u, p] : items) PublishToUser(u, event, p);
+    for (const auto& [u, p] : items) SB_RETURN_IF_ERROR(PublishToUser(u, event, p));
     return absl::OkStatus();
   }
   std::vector<json::object> To(const std::string& user, const std::string& event) {
@@ -618,7 +619,7 @@ TEST_CASE("BusEventSink publishes per-user events to the users' channels and str
   REQUIRE(client.ok());
   auto publisher = sb::bus::Publisher::Create(**client, {.origin = "test"});
   REQUIRE(publisher.ok());
-  BusEventSink sink(*publisher, 4);
+  BusEventSink sink(*publisher);
   std::vector<std::pair<std::string, std::string>> items;
   for (int i = 0; i < 300; ++i) items.emplace_back(absl::StrCat("u", i), absl::StrCat("{\"n\":", i, "}"));
   REQUIRE(sink.PublishEach("notification:new", items).ok());
