@@ -289,8 +289,8 @@ describe("sb-gateway", () => {
     const s = client(A.url);
     s.connect();
     await once(s, "connect");
-    // The server closes the connection right after its answer; wait for the WebSocket upgrade so the
-    // close does not land mid-upgrade, where the library drops queued packets (see SIGTERM below).
+    // The server closes the connection right after its answer (over polling or mid-upgrade the
+    // packets wait for the next poll or the upgrade: tests/e2e/socketio.test.mjs covers that).
     await waitForWebSocket(s);
     const authError = once(s, "auth:error");
     const disconnected = once(s, "disconnect");
@@ -620,9 +620,8 @@ describe("sb-gateway guardrails", () => {
 
   test("SIGTERM: readyz turns 503, clients are disconnected, the process exits 0", async () => {
     const [s] = await connectAs(G.url, "last", { auth: { token: aud("last") } });
-    // Wait for the WebSocket upgrade: a polling client caught between two polls (or mid-upgrade)
-    // when the server closes gets 503 on its next poll and reports "transport error" — a library
-    // limitation (the close packet is not kept for the next poll), not what this test checks.
+    // Over WebSocket the server's close is "transport close"; polling clients would see the
+    // shutdown's DISCONNECT ("io server disconnect") first.
     await waitForWebSocket(s);
     const disconnected = once(s, "disconnect", 10_000);
     const exit = G.stop("SIGTERM");
