@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "sb/db/arrays.h"
 #include "sb/db/transaction.h"
 
 namespace sb::chat {
@@ -41,38 +42,6 @@ Message ReadMessage(const pqxx::row& r, int at = 0) {
   m.moderation.shadowed = r[at + 12].as<bool>();
   m.moderation.reason = r[at + 13].as<std::string>();
   return m;
-}
-
-// A Postgres array literal of ids, for "= ANY($1::bigint[])".
-std::string IdArray(const std::vector<int64_t>& ids) { return absl::StrCat("{", absl::StrJoin(ids, ","), "}"); }
-
-// The elements of a one-dimensional array field (NULL elements and a NULL array: none).
-std::vector<std::string> ParseArray(const pqxx::field& field) {
-  std::vector<std::string> out;
-  if (field.is_null()) return out;
-  pqxx::array_parser parser = field.as_array();
-  for (auto [juncture, value] = parser.get_next(); juncture != pqxx::array_parser::done;
-       std::tie(juncture, value) = parser.get_next()) {
-    if (juncture == pqxx::array_parser::string_value) out.push_back(std::move(value));
-  }
-  return out;
-}
-
-// A Postgres array literal of arbitrary strings, for "= ANY($1::text[])": every element quoted,
-// with backslashes and double quotes escaped (user ids are opaque strings).
-std::string TextArray(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
 }
 
 // OK when `user` is an active participant; NotFound when the conversation does not exist,
@@ -109,7 +78,7 @@ bool BlockedEitherWay(pqxx::work& tx, const std::string& a, const std::string& b
 // Builds the conversations `ids` as `viewer` sees them, in the order of `ids`.
 std::vector<Conversation> LoadConversations(pqxx::work& tx, const std::string& viewer, const std::vector<int64_t>& ids) {
   if (ids.empty()) return {};
-  const std::string id_array = IdArray(ids);
+  const std::string id_array = sb::db::IdArray(ids);
   std::map<int64_t, Conversation> by_id;
   auto rows = tx.exec_params(
       absl::StrCat("SELECT c.id, c.kind, c.title, c.creator_id, c.last_seq, ", SB_MS("c.last_activity_at"), ", ",
@@ -474,8 +443,8 @@ absl::StatusOr<ChatStore::SendResult> ChatStore::SendMessage(const NewMessage& i
     SendResult result;
     result.created = row[1].as<bool>();
     result.message = ReadMessage(row, 4);
-    const std::vector<std::string> ids = ParseArray(row[2]);
-    const std::vector<std::string> muted = ParseArray(row[3]);
+    const std::vector<std::string> ids = sb::db::ParseArray(row[2]);
+    const std::vector<std::string> muted = sb::db::ParseArray(row[3]);
     if (ids.size() != muted.size()) return absl::InternalError("chat.send_message: audience arrays differ in length");
     for (size_t i = 0; i < ids.size(); ++i) result.audience.push_back(Audience{ids[i], muted[i] == "t"});
     return result;
@@ -667,7 +636,7 @@ absl::StatusOr<std::vector<std::string>> ChatStore::FilterContacts(const std::st
                  "WHERE me.user_id = $1 AND me.left_at IS NULL AND o.user_id = ANY($2::text[]) "
                  "AND NOT EXISTS (SELECT 1 FROM chat.blocks b WHERE (b.blocker_id = $1 AND b.blocked_id = o.user_id) "
                  "                OR (b.blocker_id = o.user_id AND b.blocked_id = $1))",
-                 viewer, TextArray(candidates))) {
+                 viewer, sb::db::TextArray(candidates))) {
           out.push_back(r[0].as<std::string>());
         }
         return out;

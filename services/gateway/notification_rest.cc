@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "sb/rpc/client.h"
 #include "services/gateway/chat_handlers.h"
+#include "services/gateway/rest_common.h"
 
 namespace sb::gateway {
 
@@ -21,47 +22,14 @@ namespace {
 
 constexpr std::string_view kPrefix = "/api/v1/notifications";
 
-void Send(const sio::Responder& respond, int status, const json::value& body) {
-  respond(sio::MakeResponse(static_cast<sio::http::status>(status), "application/json", json::serialize(body)));
-}
-void SendError(const sio::Responder& respond, int status, std::string_view code, std::string_view message) {
-  Send(respond, status, json::object{{"error", json::object{{"code", code}, {"message", message}}}});
-}
-
-// The gRPC result as an HTTP response: the response message's protobuf JSON, or the mapped error.
-template <typename Response>
-std::function<void(const grpc::Status&, Response&)> Respond(sio::Responder respond) {
-  return [respond = std::move(respond)](const grpc::Status& status, Response& r) {
-    if (!status.ok()) {
-      ClientError e = ClientErrorFor(status);
-      return SendError(respond, e.http_status, e.code, e.message);
-    }
-    Send(respond, 200, ProtoToJson(r));
-  };
-}
-
 }  // namespace
 
 bool NotificationRest::Handle(const sio::Request& request, const sio::RequestInfo& info, sio::Responder respond) {
   if (info.path != kPrefix && !absl::StartsWith(info.path, std::string(kPrefix) + "/")) return false;
 
-  std::string token;
-  if (auto header = info.Header("authorization")) {
-    std::string value(*header);
-    if (value.size() > 7 && absl::EqualsIgnoreCase(absl::string_view(value).substr(0, 7), "bearer ")) {
-      token = std::string(absl::StripAsciiWhitespace(absl::string_view(value).substr(7)));
-    }
-  }
-  if (token.empty()) {
-    SendError(respond, 401, "unauthenticated", "send Authorization: Bearer <token>");
-    return true;
-  }
-  auto claims = verifier_.Verify(token);
-  if (!claims.ok()) {
-    SendError(respond, 401, "unauthenticated", std::string(claims.status().message()));
-    return true;
-  }
-  const std::string user = claims->sub;
+  std::optional<std::string> caller = AuthenticateRest(verifier_, info, respond);
+  if (!caller) return true;
+  const std::string user = *caller;
   const std::string& method = info.method;
   std::vector<std::string> parts = absl::StrSplit(info.path.substr(kPrefix.size()), '/', absl::SkipEmpty());
   auto bad_method = [&] { SendError(respond, 405, "method_not_allowed", method + " not allowed on " + info.path); };
@@ -88,7 +56,7 @@ bool NotificationRest::Handle(const sio::Request& request, const sio::RequestInf
       req.set_unread_only(v == "true" || v == "1");
     }
     notifications_.Call<pb::ListRequest, pb::ListResponse>(&Stub::List, std::move(req),
-                                                           Respond<pb::ListResponse>(respond));
+                                                           RespondWithProto<pb::ListResponse>(respond));
     return true;
   }
 
@@ -97,7 +65,7 @@ bool NotificationRest::Handle(const sio::Request& request, const sio::RequestInf
     pb::GetUnreadCountRequest req;
     req.set_user_id(user);
     notifications_.Call<pb::GetUnreadCountRequest, pb::GetUnreadCountResponse>(
-        &Stub::GetUnreadCount, std::move(req), Respond<pb::GetUnreadCountResponse>(respond));
+        &Stub::GetUnreadCount, std::move(req), RespondWithProto<pb::GetUnreadCountResponse>(respond));
     return true;
   }
 
@@ -106,7 +74,7 @@ bool NotificationRest::Handle(const sio::Request& request, const sio::RequestInf
     pb::MarkAllReadRequest req;
     req.set_user_id(user);
     notifications_.Call<pb::MarkAllReadRequest, pb::MarkAllReadResponse>(&Stub::MarkAllRead, std::move(req),
-                                                                         Respond<pb::MarkAllReadResponse>(respond));
+                                                                         RespondWithProto<pb::MarkAllReadResponse>(respond));
     return true;
   }
 
@@ -115,7 +83,7 @@ bool NotificationRest::Handle(const sio::Request& request, const sio::RequestInf
       pb::GetPreferencesRequest req;
       req.set_user_id(user);
       notifications_.Call<pb::GetPreferencesRequest, pb::Preferences>(&Stub::GetPreferences, std::move(req),
-                                                                      Respond<pb::Preferences>(respond));
+                                                                      RespondWithProto<pb::Preferences>(respond));
       return true;
     }
     if (method == "PATCH") {
@@ -130,7 +98,7 @@ bool NotificationRest::Handle(const sio::Request& request, const sio::RequestInf
       }
       req.set_user_id(user);  // always the caller, whatever the body says
       notifications_.Call<pb::UpdatePreferencesRequest, pb::Preferences>(&Stub::UpdatePreferences, std::move(req),
-                                                                         Respond<pb::Preferences>(respond));
+                                                                         RespondWithProto<pb::Preferences>(respond));
       return true;
     }
     return bad_method(), true;
@@ -147,7 +115,7 @@ bool NotificationRest::Handle(const sio::Request& request, const sio::RequestInf
     req.set_user_id(user);
     req.set_notification_id(id);
     notifications_.Call<pb::MarkReadRequest, pb::MarkReadResponse>(&Stub::MarkRead, std::move(req),
-                                                                   Respond<pb::MarkReadResponse>(respond));
+                                                                   RespondWithProto<pb::MarkReadResponse>(respond));
     return true;
   }
 

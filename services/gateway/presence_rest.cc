@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "services/gateway/rest_common.h"
 
 namespace sb::gateway {
 
@@ -18,13 +19,6 @@ constexpr std::string_view kOnlineStatus = "/api/v1/users/online-status";
 constexpr std::string_view kGroupPrefix = "/api/v1/presence/";
 constexpr size_t kMaxIds = 1000;
 
-void Send(const sio::Responder& respond, int status, const json::value& body) {
-  respond(sio::MakeResponse(static_cast<sio::http::status>(status), "application/json", json::serialize(body)));
-}
-void SendError(const sio::Responder& respond, int status, std::string_view code, std::string_view message) {
-  Send(respond, status, json::object{{"error", json::object{{"code", code}, {"message", message}}}});
-}
-
 json::array Users(const pb::GetStatusesResponse& r) {
   json::array users;
   for (const auto& p : r.users()) users.push_back(PresenceStatusJson(p));
@@ -38,39 +32,19 @@ bool PresenceRest::Handle(const sio::Request&, const sio::RequestInfo& info, sio
   const bool group = absl::StartsWith(info.path, std::string(kGroupPrefix));
   if (!online_status && !group) return false;
 
-  std::string token;
-  if (auto header = info.Header("authorization")) {
-    std::string value(*header);
-    if (value.size() > 7 && absl::EqualsIgnoreCase(absl::string_view(value).substr(0, 7), "bearer ")) {
-      token = std::string(absl::StripAsciiWhitespace(absl::string_view(value).substr(7)));
-    }
-  }
-  if (token.empty()) {
-    SendError(respond, 401, "unauthenticated", "send Authorization: Bearer <token>");
-    return true;
-  }
-  auto claims = verifier_.Verify(token);
-  if (!claims.ok()) {
-    SendError(respond, 401, "unauthenticated", std::string(claims.status().message()));
-    return true;
-  }
+  std::optional<std::string> caller = AuthenticateRest(verifier_, info, respond);
+  if (!caller) return true;
   if (info.method != "GET") {
     SendError(respond, 405, "method_not_allowed", info.method + " not allowed on " + info.path);
     return true;
   }
-  auto answer = [respond](std::function<json::object(pb::GetStatusesResponse&)> shape) {
-    return [respond, shape = std::move(shape)](const grpc::Status& status, pb::GetStatusesResponse& r) {
-      if (!status.ok()) {
-        ClientError e = PresenceErrorFor(status);
-        return SendError(respond, e.http_status, e.code, e.message);
-      }
-      Send(respond, 200, shape(r));
-    };
+  auto answer = [respond](std::function<json::value(pb::GetStatusesResponse&)> shape) {
+    return RespondWith<pb::GetStatusesResponse>(respond, std::move(shape), 200, PresenceErrorFor);
   };
 
   if (online_status) {
     pb::GetStatusesRequest req;
-    req.set_viewer_id(claims->sub);
+    req.set_viewer_id(*caller);
     for (const auto& [name, value] : info.query) {
       if (name != "userIds") continue;
       for (absl::string_view id : absl::StrSplit(absl::string_view(value), ',', absl::SkipEmpty())) {
@@ -94,7 +68,7 @@ bool PresenceRest::Handle(const sio::Request&, const sio::RequestInfo& info, sio
     return true;
   }
   pb::GetConversationPresenceRequest req;
-  req.set_viewer_id(claims->sub);
+  req.set_viewer_id(*caller);
   req.set_conversation_id(id);
   presence_.Call<pb::GetConversationPresenceRequest, pb::GetStatusesResponse>(
       &Stub::GetConversationPresence, std::move(req), answer([id](pb::GetStatusesResponse& r) {

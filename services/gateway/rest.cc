@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "services/gateway/rest_common.h"
 
 namespace sb::gateway {
 
@@ -18,27 +19,6 @@ namespace {
 
 constexpr std::string_view kPrefix = "/api/v1/chat";
 
-void Send(const sio::Responder& respond, int status, const json::value& body) {
-  respond(sio::MakeResponse(static_cast<sio::http::status>(status), "application/json", json::serialize(body)));
-}
-void SendError(const sio::Responder& respond, int status, std::string_view code, std::string_view message) {
-  Send(respond, status, json::object{{"error", json::object{{"code", code}, {"message", message}}}});
-}
-
-// The gRPC result as an HTTP response: `shape` turns the response into the body.
-template <typename Response>
-std::function<void(const grpc::Status&, Response&)> Respond(sio::Responder respond,
-                                                            std::function<json::value(Response&)> shape,
-                                                            int ok_status = 200) {
-  return [respond = std::move(respond), shape = std::move(shape), ok_status](const grpc::Status& status, Response& r) {
-    if (!status.ok()) {
-      ClientError e = ClientErrorFor(status);
-      return SendError(respond, e.http_status, e.code, e.message);
-    }
-    Send(respond, ok_status, shape(r));
-  };
-}
-
 json::value Field(const google::protobuf::Message& m, const char* name) {
   json::value v = ProtoToJson(m);
   return json::object{{name, std::move(v)}};
@@ -49,24 +29,9 @@ json::value Field(const google::protobuf::Message& m, const char* name) {
 bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info, sio::Responder respond) {
   if (info.path != kPrefix && !absl::StartsWith(info.path, std::string(kPrefix) + "/")) return false;
 
-  // Authentication.
-  std::string token;
-  if (auto header = info.Header("authorization")) {
-    std::string value(*header);
-    if (value.size() > 7 && absl::EqualsIgnoreCase(absl::string_view(value).substr(0, 7), "bearer ")) {
-      token = std::string(absl::StripAsciiWhitespace(absl::string_view(value).substr(7)));
-    }
-  }
-  if (token.empty()) {
-    SendError(respond, 401, "unauthenticated", "send Authorization: Bearer <token>");
-    return true;
-  }
-  auto claims = verifier_.Verify(token);
-  if (!claims.ok()) {
-    SendError(respond, 401, "unauthenticated", std::string(claims.status().message()));
-    return true;
-  }
-  const std::string user = claims->sub;
+  std::optional<std::string> caller = AuthenticateRest(verifier_, info, respond);
+  if (!caller) return true;
+  const std::string user = *caller;
 
   // Body (JSON object) for writes.
   json::object body;
@@ -113,7 +78,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
       if (auto cursor = info.Query("cursor")) req.set_cursor(std::string(*cursor));
       chat_.Call<pb::ListConversationsRequest, pb::ListConversationsResponse>(
           &Stub::ListConversations, std::move(req),
-          Respond<pb::ListConversationsResponse>(respond, [](pb::ListConversationsResponse& r) {
+          RespondWith<pb::ListConversationsResponse>(respond, [](pb::ListConversationsResponse& r) {
             return ProtoToJson(r);
           }));
       return true;
@@ -134,7 +99,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
         }
         chat_.Call<pb::CreateGroupRequest, pb::ConversationResponse>(
             &Stub::CreateGroup, std::move(req),
-            Respond<pb::ConversationResponse>(respond, [](pb::ConversationResponse& r) {
+            RespondWith<pb::ConversationResponse>(respond, [](pb::ConversationResponse& r) {
               return Field(r.conversation(), "conversation");
             }, 201));
         return true;
@@ -149,7 +114,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
               ClientError e = ClientErrorFor(status);
               return SendError(respond, e.http_status, e.code, e.message);
             }
-            Send(respond, r.created() ? 201 : 200,
+            SendJson(respond, r.created() ? 201 : 200,
                  json::object{{"conversation", ProtoToJson(r.conversation())}, {"created", r.created()}});
           });
       return true;
@@ -171,7 +136,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
       req.set_conversation_id(*id);
       chat_.Call<pb::GetConversationRequest, pb::ConversationResponse>(
           &Stub::GetConversation, std::move(req),
-          Respond<pb::ConversationResponse>(respond, [](pb::ConversationResponse& r) {
+          RespondWith<pb::ConversationResponse>(respond, [](pb::ConversationResponse& r) {
             return Field(r.conversation(), "conversation");
           }));
       return true;
@@ -191,7 +156,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
         req.set_limit(static_cast<int32_t>(std::min<int64_t>(limit, 1000)));
         chat_.Call<pb::ListMessagesRequest, pb::ListMessagesResponse>(
             &Stub::ListMessages, std::move(req),
-            Respond<pb::ListMessagesResponse>(respond, [](pb::ListMessagesResponse& r) { return ProtoToJson(r); }));
+            RespondWith<pb::ListMessagesResponse>(respond, [](pb::ListMessagesResponse& r) { return ProtoToJson(r); }));
         return true;
       }
       if (method == "POST") {
@@ -214,7 +179,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
                 ClientError e = ClientErrorFor(status);
                 return SendError(respond, e.http_status, e.code, e.message);
               }
-              Send(respond, r.created() ? 201 : 200,
+              SendJson(respond, r.created() ? 201 : 200,
                    json::object{{"message", ProtoToJson(r.message())}, {"created", r.created()}});
             });
         return true;
@@ -236,7 +201,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
       }
       chat_.Call<pb::MarkReadRequest, pb::MarkReadResponse>(
           &Stub::MarkRead, std::move(req),
-          Respond<pb::MarkReadResponse>(respond, [](pb::MarkReadResponse& r) { return ProtoToJson(r); }));
+          RespondWith<pb::MarkReadResponse>(respond, [](pb::MarkReadResponse& r) { return ProtoToJson(r); }));
       return true;
     }
     if (parts.size() == 3 && parts[2] == "participants") {
@@ -255,7 +220,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
       }
       chat_.Call<pb::AddParticipantsRequest, pb::ConversationResponse>(
           &Stub::AddParticipants, std::move(req),
-          Respond<pb::ConversationResponse>(respond, [](pb::ConversationResponse& r) {
+          RespondWith<pb::ConversationResponse>(respond, [](pb::ConversationResponse& r) {
             return Field(r.conversation(), "conversation");
           }));
       return true;
@@ -268,7 +233,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
         req.set_conversation_id(*id);
         chat_.Call<pb::LeaveConversationRequest, pb::LeaveConversationResponse>(
             &Stub::LeaveConversation, std::move(req),
-            Respond<pb::LeaveConversationResponse>(respond, [](pb::LeaveConversationResponse&) {
+            RespondWith<pb::LeaveConversationResponse>(respond, [](pb::LeaveConversationResponse&) {
               return json::value(json::object{{"left", true}});
             }));
         return true;
@@ -280,7 +245,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
         req.set_participant_id(member);
         chat_.Call<pb::RemoveParticipantRequest, pb::ConversationResponse>(
             &Stub::RemoveParticipant, std::move(req),
-            Respond<pb::ConversationResponse>(respond, [](pb::ConversationResponse& r) {
+            RespondWith<pb::ConversationResponse>(respond, [](pb::ConversationResponse& r) {
               return Field(r.conversation(), "conversation");
             }));
         return true;
@@ -293,7 +258,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
         req.set_role(body_string("role"));
         chat_.Call<pb::SetParticipantRoleRequest, pb::ConversationResponse>(
             &Stub::SetParticipantRole, std::move(req),
-            Respond<pb::ConversationResponse>(respond, [](pb::ConversationResponse& r) {
+            RespondWith<pb::ConversationResponse>(respond, [](pb::ConversationResponse& r) {
               return Field(r.conversation(), "conversation");
             }));
         return true;
@@ -315,7 +280,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
       }
       req.set_muted(muted);
       chat_.Call<pb::SetMutedRequest, pb::ConversationResponse>(
-          &Stub::SetMuted, std::move(req), Respond<pb::ConversationResponse>(respond, [](pb::ConversationResponse& r) {
+          &Stub::SetMuted, std::move(req), RespondWith<pb::ConversationResponse>(respond, [](pb::ConversationResponse& r) {
             return Field(r.conversation(), "conversation");
           }));
       return true;
@@ -334,7 +299,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
       req.set_message_id(*id);
       chat_.Call<pb::DeleteMessageRequest, pb::MessageResponse>(
           &Stub::DeleteMessage, std::move(req),
-          Respond<pb::MessageResponse>(respond, [](pb::MessageResponse& r) { return Field(r.message(), "message"); }));
+          RespondWith<pb::MessageResponse>(respond, [](pb::MessageResponse& r) { return Field(r.message(), "message"); }));
       return true;
     }
     if (method == "PATCH") {
@@ -344,7 +309,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
       req.set_content(body_string("content"));
       chat_.Call<pb::EditMessageRequest, pb::MessageResponse>(
           &Stub::EditMessage, std::move(req),
-          Respond<pb::MessageResponse>(respond, [](pb::MessageResponse& r) { return Field(r.message(), "message"); }));
+          RespondWith<pb::MessageResponse>(respond, [](pb::MessageResponse& r) { return Field(r.message(), "message"); }));
       return true;
     }
     return bad_method(), true;
@@ -356,7 +321,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
     req.set_user_id(user);
     chat_.Call<pb::GetUnreadCountsRequest, pb::GetUnreadCountsResponse>(
         &Stub::GetUnreadCounts, std::move(req),
-        Respond<pb::GetUnreadCountsResponse>(respond, [](pb::GetUnreadCountsResponse& r) { return ProtoToJson(r); }));
+        RespondWith<pb::GetUnreadCountsResponse>(respond, [](pb::GetUnreadCountsResponse& r) { return ProtoToJson(r); }));
     return true;
   }
 
@@ -366,7 +331,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
       req.set_user_id(user);
       chat_.Call<pb::ListBlockedRequest, pb::ListBlockedResponse>(
           &Stub::ListBlocked, std::move(req),
-          Respond<pb::ListBlockedResponse>(respond, [](pb::ListBlockedResponse& r) { return ProtoToJson(r); }));
+          RespondWith<pb::ListBlockedResponse>(respond, [](pb::ListBlockedResponse& r) { return ProtoToJson(r); }));
       return true;
     }
     const bool block = parts.size() == 1 && method == "POST";
@@ -379,7 +344,7 @@ bool ChatRest::Handle(const sio::Request& request, const sio::RequestInfo& info,
     if (unblock) call = &Stub::Unblock;
     chat_.Call<pb::BlockRequest, pb::BlockResponse>(
         call, std::move(req),
-        Respond<pb::BlockResponse>(respond, [](pb::BlockResponse& r) { return ProtoToJson(r); }));
+        RespondWith<pb::BlockResponse>(respond, [](pb::BlockResponse& r) { return ProtoToJson(r); }));
     return true;
   }
 

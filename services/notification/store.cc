@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "sb/db/arrays.h"
 #include "sb/db/transaction.h"
 #include "services/notification/templates.h"
 
@@ -30,25 +31,6 @@ constexpr char kTypeColumns[] =
     "name, title_template, body_template, deep_link_template, default_enabled, push, built_in";
 
 constexpr char kPrefColumns[] = "push_enabled, email_enabled, types::text, quiet_start, quiet_end, time_zone";
-
-// A Postgres array literal of arbitrary strings for "$1::text[]" (libpqxx 6 has no array
-// parameters): every element quoted, backslashes and double quotes escaped.
-std::string TextArray(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
-std::string IdArray(const std::vector<int64_t>& ids) { return absl::StrCat("{", absl::StrJoin(ids, ","), "}"); }
 
 std::string DataJson(const std::map<std::string, std::string>& data) {
   json::object o;
@@ -306,7 +288,7 @@ absl::StatusOr<NotificationStore::ChunkResult> NotificationStore::NotifyChunk(co
     std::map<std::string, Preferences> prefs;
     for (const auto& r : tx.exec_params(
              absl::StrCat("SELECT user_id, ", kPrefColumns, " FROM notification.preferences WHERE user_id = ANY($1::text[])"),
-             TextArray(in.recipients))) {
+             sb::db::TextArray(in.recipients))) {
       std::string user = r[0].as<std::string>();
       prefs.emplace(user, ReadPrefs(user, r, 1));
     }
@@ -330,7 +312,7 @@ absl::StatusOr<NotificationStore::ChunkResult> NotificationStore::NotifyChunk(co
       for (const auto& r : tx.exec_params(
                "INSERT INTO notification.dedupe_keys (recipient_id, dedupe_key) "
                "SELECT r, $2 FROM unnest($1::text[]) AS r ORDER BY r ON CONFLICT DO NOTHING RETURNING recipient_id",
-               TextArray(targets), in.dedupe_key)) {
+               sb::db::TextArray(targets), in.dedupe_key)) {
         fresh.push_back(r[0].as<std::string>());
       }
       std::sort(fresh.begin(), fresh.end());
@@ -346,7 +328,7 @@ absl::StatusOr<NotificationStore::ChunkResult> NotificationStore::NotifyChunk(co
         "SELECT r, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12::jsonb, NULLIF($13, '') "
         "FROM unnest($1::text[]) AS r ORDER BY r "
         "RETURNING recipient_id, id, " SB_MS("created_at"),
-        TextArray(targets), type.name, ev.actor.id, ev.actor.name, ev.actor.avatar_url, ActorsJson(actors),
+        sb::db::TextArray(targets), type.name, ev.actor.id, ev.actor.name, ev.actor.avatar_url, ActorsJson(actors),
         ev.entity_type, ev.entity_id, ev.title, ev.body, ev.deep_link, DataJson(ev.data), in.dedupe_key);
     std::map<std::string, std::pair<int64_t, int64_t>> ids;  // recipient -> (id, created ms)
     for (const auto& r : rows) ids[r[0].as<std::string>()] = {r[1].as<int64_t>(), r[2].as<int64_t>()};
@@ -360,14 +342,14 @@ absl::StatusOr<NotificationStore::ChunkResult> NotificationStore::NotifyChunk(co
       tx.exec_params0(
           "UPDATE notification.dedupe_keys d SET notification_id = v.id "
           "FROM unnest($1::text[], $2::bigint[]) AS v(r, id) WHERE d.recipient_id = v.r AND d.dedupe_key = $3",
-          TextArray(users), IdArray(id_list), in.dedupe_key);
+          sb::db::TextArray(users), sb::db::IdArray(id_list), in.dedupe_key);
     }
     std::map<std::string, int64_t> unread;
     for (const auto& r : tx.exec_params(
              "INSERT INTO notification.counters (recipient_id, unread) SELECT r, 1 FROM unnest($1::text[]) AS r ORDER BY r "
              "ON CONFLICT (recipient_id) DO UPDATE SET unread = notification.counters.unread + 1 "
              "RETURNING recipient_id, unread",
-             TextArray(targets))) {
+             sb::db::TextArray(targets))) {
       unread[r[0].as<std::string>()] = r[1].as<int64_t>();
     }
     for (const auto& user : targets) {
@@ -483,7 +465,7 @@ absl::StatusOr<Preferences> NotificationStore::UpdatePreferences(const std::stri
     if (!update.types.empty()) {
       std::vector<std::string> names;
       for (const auto& [name, on] : update.types) names.push_back(name);
-      auto known = tx.exec_params("SELECT count(*) FROM notification.types WHERE name = ANY($1::text[])", TextArray(names));
+      auto known = tx.exec_params("SELECT count(*) FROM notification.types WHERE name = ANY($1::text[])", sb::db::TextArray(names));
       if (known[0][0].as<int64_t>() != static_cast<int64_t>(names.size())) {
         return absl::InvalidArgumentError(
             absl::StrCat("types: unknown notification type among ", absl::StrJoin(names, ", ")));

@@ -4,29 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "sb/db/arrays.h"
 #include "sb/db/transaction.h"
 
 namespace sb::presence {
-namespace {
-
-// A Postgres array literal of arbitrary strings for $n::text[] (libpqxx 6.4 has no array
-// parameters): every element quoted, backslashes and double quotes escaped.
-std::string TextArray(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
-}  // namespace
 
 absl::Status LastSeenStore::Upsert(const std::vector<std::pair<std::string, int64_t>>& entries) {
   if (entries.empty()) return absl::OkStatus();
@@ -36,7 +17,7 @@ absl::Status LastSeenStore::Upsert(const std::vector<std::pair<std::string, int6
     users.push_back(user);
     times.push_back(ms);
   }
-  const std::string user_array = TextArray(users);
+  const std::string user_array = sb::db::TextArray(users);
   const std::string time_array = absl::StrCat("{", absl::StrJoin(times, ","), "}");
   return sb::db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     // DISTINCT ON: a user twice in one batch would make ON CONFLICT touch a row twice (an error).
@@ -53,7 +34,7 @@ absl::Status LastSeenStore::Upsert(const std::vector<std::pair<std::string, int6
 absl::StatusOr<std::map<std::string, int64_t>> LastSeenStore::Get(const std::vector<std::string>& users) {
   std::map<std::string, int64_t> out;
   if (users.empty()) return out;
-  const std::string user_array = TextArray(users);
+  const std::string user_array = sb::db::TextArray(users);
   absl::Status status = sb::db::RunInTransaction(
       pool_,
       [&](pqxx::work& tx) {

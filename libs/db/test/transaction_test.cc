@@ -10,6 +10,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/match.h"
+#include "sb/db/arrays.h"
 #include "sb/db/transaction.h"
 #include "test_util.h"
 
@@ -366,4 +367,27 @@ TEST_CASE("statement: one autocommitted statement; errors map; a lost connection
   CHECK(absl::StrContains(lost.status().message(), "may or may not"));
   CHECK(attempts == 1);
   CHECK(*Count(pool, "items") == 1);  // and the pool goes on with a fresh connection
+}
+
+TEST_CASE("arrays: text literals round-trip any string; parsed back element by element", "[integration]") {
+  auto pg = StartPostgres();
+  ConnectionPool pool(OptionsFor(*pg, 1));
+  const std::vector<std::string> values{"plain", "with,comma", "{braces}", "quote\"d", "back\\slash", "NULL", "", "é 空"};
+  auto back = RunInTransaction(pool, [&](pqxx::work& tx) {
+    auto row = tx.exec_params1("SELECT array_agg(v ORDER BY o), count(*) FROM unnest($1::text[]) WITH ORDINALITY AS t(v, o)",
+                               sb::db::TextArray(values));
+    return std::make_pair(sb::db::ParseArray(row[0]), row[1].as<int>());
+  });
+  REQUIRE(back.ok());
+  CHECK(back->second == static_cast<int>(values.size()));
+  CHECK(back->first == values);
+  auto ids = RunInTransaction(pool, [&](pqxx::work& tx) {
+    return tx.exec_params1("SELECT sum(x) FROM unnest($1::bigint[]) x", sb::db::IdArray({1, 20, 300}))[0].as<int64_t>();
+  });
+  REQUIRE(ids.ok());
+  CHECK(*ids == 321);
+  auto empty = RunInTransaction(pool, [&](pqxx::work& tx) {
+    return sb::db::ParseArray(tx.exec1("SELECT NULL::text[]")[0]).size();
+  });
+  CHECK(*empty == 0);
 }
