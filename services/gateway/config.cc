@@ -1,40 +1,24 @@
 #include "services/gateway/config.h"
 
-#include <unistd.h>
-
 #include <climits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "sb/common/service_settings.h"
 
 namespace sb::gateway {
 namespace {
 
 std::chrono::milliseconds Ms(absl::Duration d) { return std::chrono::milliseconds(absl::ToInt64Milliseconds(d)); }
 
-std::string DefaultInstanceId() {
-  char host[256] = {0};
-  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') return absl::StrCat("gateway-", getpid());
-  return absl::StrCat(host, "-", getpid());
-}
-
 }  // namespace
 
 absl::StatusOr<GatewayConfig> GatewayConfig::FromEnv(sb::EnvConfig& env) {
   GatewayConfig c;
-  c.instance_id = env.String("SB_INSTANCE_ID", DefaultInstanceId());
-  c.log_level = env.String("SB_LOG_LEVEL", c.log_level);
-  c.http_host = env.String("SB_HTTP_HOST", c.http_host);
-  c.http_port = static_cast<int>(env.Int("SB_HTTP_PORT", c.http_port, 0, 65535));
-  c.grpc_host = env.String("SB_GRPC_HOST", c.grpc_host);
-  c.grpc_port = static_cast<int>(env.Int("SB_GRPC_PORT", c.grpc_port, 0, 65535));
-  c.grpc_reflection = env.Bool("SB_GRPC_REFLECTION", c.grpc_reflection);
+  sb::ReadServiceSettings(env, "gateway", c);
   c.io_threads = static_cast<int>(env.Int("SB_IO_THREADS", c.io_threads, 1, 256));
 
-  c.redis_url = env.String("SB_REDIS_URL", c.redis_url);
-  c.redis_pool_size = static_cast<int>(env.Int("SB_REDIS_POOL_SIZE", c.redis_pool_size, 1, 1024));
   c.blocking_threads = static_cast<int>(env.Int("SB_BLOCKING_THREADS", c.blocking_threads, 1, 256));
-  c.blocking_queue = static_cast<int>(env.Int("SB_BLOCKING_QUEUE", c.blocking_queue, 1, 1'000'000));
 
   c.auth = sb::auth::AuthOptionsFromEnv(env);
   c.auth_timeout = Ms(env.Duration("SB_AUTH_TIMEOUT", absl::Seconds(10)));
@@ -47,7 +31,6 @@ absl::StatusOr<GatewayConfig> GatewayConfig::FromEnv(sb::EnvConfig& env) {
   c.handshake_timeout = std::chrono::seconds(
       absl::ToInt64Seconds(env.Duration("SB_HANDSHAKE_TIMEOUT", absl::Seconds(10))));
   c.recovery_window = Ms(env.Duration("SB_RECOVERY_WINDOW", absl::Minutes(2)));
-  c.stream_max_length = env.Int("SB_STREAM_MAX_LENGTH", c.stream_max_length, 1, 1'000'000);
 
   c.allowed_origins = env.List("SB_ALLOWED_ORIGINS", {});
   c.max_connections = env.Int("SB_MAX_CONNECTIONS", c.max_connections, 0, INT64_MAX);
@@ -63,7 +46,6 @@ absl::StatusOr<GatewayConfig> GatewayConfig::FromEnv(sb::EnvConfig& env) {
   c.abuse_threshold = static_cast<int>(env.Int("SB_ABUSE_THRESHOLD", c.abuse_threshold, 0, 1'000'000));
   c.public_room_prefixes = env.List("SB_PUBLIC_ROOM_PREFIXES", c.public_room_prefixes);
 
-  c.shutdown_grace = Ms(env.Duration("SB_SHUTDOWN_GRACE", absl::Seconds(20)));
   c.chat_addr = env.String("SB_CHAT_ADDR", "");
   c.chat_timeout = Ms(env.Duration("SB_CHAT_TIMEOUT", absl::Seconds(5)));
   c.notification_addr = env.String("SB_NOTIFICATION_ADDR", "");

@@ -1,9 +1,8 @@
 #include "services/presence/config.h"
 
-#include <unistd.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "sb/common/service_settings.h"
 
 #ifndef SB_PRESENCE_DEFAULT_MIGRATIONS_DIR
 #define SB_PRESENCE_DEFAULT_MIGRATIONS_DIR "services/presence/migrations"
@@ -13,27 +12,11 @@ namespace sb::presence {
 
 absl::StatusOr<PresenceConfig> PresenceConfig::FromEnv(sb::EnvConfig& env) {
   PresenceConfig c;
-  char host[256] = {0};
-  const std::string default_id = (gethostname(host, sizeof(host) - 1) == 0 && host[0])
-                                     ? absl::StrCat(host, "-", getpid())
-                                     : absl::StrCat("presence-", getpid());
-  c.instance_id = env.String("SB_INSTANCE_ID", default_id);
-  c.log_level = env.String("SB_LOG_LEVEL", c.log_level);
-  c.grpc_host = env.String("SB_GRPC_HOST", c.grpc_host);
-  c.grpc_port = static_cast<int>(env.Int("SB_GRPC_PORT", c.grpc_port, 0, 65535));
-  c.grpc_reflection = env.Bool("SB_GRPC_REFLECTION", c.grpc_reflection);
-  c.http_host = env.String("SB_HTTP_HOST", c.http_host);
-  c.http_port = static_cast<int>(env.Int("SB_HTTP_PORT", c.http_port, 0, 65535));
+  sb::ReadServiceSettings(env, "presence", c);
 
-  c.postgres_url = env.String("SB_POSTGRES_URL", c.postgres_url);
-  c.postgres_pool_size = static_cast<int>(env.Int("SB_POSTGRES_POOL_SIZE", c.postgres_pool_size, 1, 1000));
-  c.statement_timeout = env.Duration("SB_POSTGRES_STATEMENT_TIMEOUT", c.statement_timeout);
   c.migrations_dir = env.String("SB_PRESENCE_MIGRATIONS_DIR", SB_PRESENCE_DEFAULT_MIGRATIONS_DIR);
 
-  c.redis_url = env.String("SB_REDIS_URL", c.redis_url);
-  c.redis_pool_size = static_cast<int>(env.Int("SB_REDIS_POOL_SIZE", c.redis_pool_size, 1, 1024));
   c.blocking_threads = static_cast<int>(env.Int("SB_BLOCKING_THREADS", c.blocking_threads, 1, 256));
-  c.blocking_queue = static_cast<int>(env.Int("SB_BLOCKING_QUEUE", c.blocking_queue, 1, 1'000'000));
 
   c.chat_addr = env.String("SB_CHAT_ADDR", "");
   c.chat_timeout = env.Duration("SB_CHAT_TIMEOUT", c.chat_timeout);
@@ -45,7 +28,6 @@ absl::StatusOr<PresenceConfig> PresenceConfig::FromEnv(sb::EnvConfig& env) {
   p.flush_batch = static_cast<int>(env.Int("SB_PRESENCE_FLUSH_BATCH", p.flush_batch, 1, 10'000));
   c.sweep_interval = env.Duration("SB_PRESENCE_SWEEP_INTERVAL", c.sweep_interval);
   c.flush_interval = env.Duration("SB_PRESENCE_FLUSH_INTERVAL", c.flush_interval);
-  c.shutdown_grace = env.Duration("SB_SHUTDOWN_GRACE", c.shutdown_grace);
 
   std::vector<std::string> errors;
   absl::Status env_status = env.status();

@@ -1,5 +1,9 @@
 #include "sb/common/config.h"
 
+#include <unistd.h>
+
+#include "sb/common/service_settings.h"
+
 #include <cctype>
 #include <cstdlib>
 #include <utility>
@@ -155,6 +159,18 @@ absl::Status EnvConfig::status() const {
   }
   if (all.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError("bad configuration: " + absl::StrJoin(all, "; "));
+}
+
+}  // namespace sb
+
+namespace sb {
+
+std::string DefaultInstanceId(std::string_view service) {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+    return std::string(service) + "-" + std::to_string(getpid());
+  }
+  return std::string(host) + "-" + std::to_string(getpid());
 }
 
 }  // namespace sb

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "sb/common/config.h"
+#include "sb/common/service_settings.h"
 
 namespace {
 
@@ -67,4 +68,47 @@ TEST_CASE("durations parse in Go style and reject negatives") {
   CHECK_FALSE(sb::ParseDuration("-1s").has_value());
   CHECK_FALSE(sb::ParseDuration("").has_value());
   CHECK_FALSE(sb::ParseDuration("inf").has_value());
+}
+
+namespace {
+struct WithDatabase {
+  std::string instance_id, log_level = "info", grpc_host = "0.0.0.0", http_host = "0.0.0.0";
+  int grpc_port = 7001, http_port = 9101;
+  bool grpc_reflection = true;
+  std::string postgres_url = "postgresql://x";
+  int postgres_pool_size = 8;
+  absl::Duration statement_timeout = absl::Seconds(5);
+  absl::Duration shutdown_grace = absl::Seconds(20);
+};
+struct EdgeOnly {  // no database; a std::chrono grace
+  std::string instance_id, log_level = "info", grpc_host = "0.0.0.0", http_host = "0.0.0.0";
+  int grpc_port = 7000, http_port = 8080;
+  bool grpc_reflection = true;
+  std::string redis_url = "redis://x";
+  int redis_pool_size = 8;
+  std::chrono::milliseconds shutdown_grace{20'000};
+};
+}  // namespace
+
+TEST_CASE("the shared service settings fill any config with those members") {
+  sb::EnvConfig env(From({{"SB_GRPC_PORT", "7101"}, {"SB_POSTGRES_POOL_SIZE", "3"}, {"SB_SHUTDOWN_GRACE", "5s"},
+                          {"SB_REDIS_URL", "redis://r:1"}, {"SB_INSTANCE_ID", "pod-7"}}));
+  WithDatabase db;
+  sb::ReadServiceSettings(env, "chat", db);
+  CHECK(db.grpc_port == 7101);
+  CHECK(db.http_port == 9101);  // unset: the struct's default
+  CHECK(db.postgres_pool_size == 3);
+  CHECK(db.shutdown_grace == absl::Seconds(5));
+  CHECK(db.instance_id == "pod-7");
+  EdgeOnly edge;
+  sb::ReadServiceSettings(env, "gateway", edge);
+  CHECK(edge.redis_url == "redis://r:1");
+  CHECK(edge.shutdown_grace == std::chrono::milliseconds(5000));
+  CHECK(env.status().ok());
+
+  sb::EnvConfig bad(From({{"SB_GRPC_PORT", "70000"}, {"SB_POSTGRES_POOL_SIZE", "0"}}));
+  WithDatabase other;
+  sb::ReadServiceSettings(bad, "chat", other);
+  CHECK_FALSE(bad.status().ok());  // both reported by the caller's status check
+  CHECK(!sb::DefaultInstanceId("x").empty());
 }
