@@ -83,27 +83,16 @@ absl::Status ChatServer::Start() {
     admin_->Stop();
     return s;
   }
-  typing_thread_ = std::thread([this] { TypingLoop(); });
+  typing_expiry_ = std::make_unique<sb::PeriodicTask>("typing expiry", absl::Milliseconds(250),
+                                                      [this] { chat_->ExpireTyping(); });
+  readiness_probe_ = std::make_unique<sb::PeriodicTask>("postgres readiness", absl::Seconds(5),
+                                                        [this] { db_ok_.store(sb::db::PostgresReachable(*db_)); });
+  typing_expiry_->Start();
+  readiness_probe_->Start();
   started_ = true;
   sb::log::Info("chat listening", {{"grpc_port", grpc_->port()}, {"http_port", config_.http_port},
                                    {"instance", config_.instance_id}});
   return absl::OkStatus();
-}
-
-void ChatServer::TypingLoop() {
-  int ticks = 0;
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    stop_cv_.wait_for(lock, std::chrono::milliseconds(250));
-    if (stopping_) break;
-    lock.unlock();
-    chat_->ExpireTyping();
-    if (++ticks % 20 == 0) {  // every ~5 s: the readiness flag
-      auto conn = db_->Acquire(absl::Seconds(1));
-      db_ok_.store(conn.ok() || absl::IsResourceExhausted(conn.status()));
-    }
-    lock.lock();
-  }
 }
 
 void ChatServer::Shutdown(absl::Time deadline) {
@@ -111,15 +100,14 @@ void ChatServer::Shutdown(absl::Time deadline) {
     std::lock_guard lock(mu_);
     if (shut_down_) return;
     shut_down_ = true;
-    stopping_ = true;
   }
-  stop_cv_.notify_all();
   // Create() may have failed half-way (e.g. migrations): only stop what exists and was started.
   if (!started_) return;
   admin_->SetDraining();
   grpc_->SetServing(false);
   grpc_->Drain(deadline);
-  if (typing_thread_.joinable()) typing_thread_.join();
+  typing_expiry_->Stop();
+  readiness_probe_->Stop();
   pool_->Stop();
   if (remote_notifier_) remote_notifier_->WaitIdle(deadline);  // notifications of the last sends
   admin_->Stop();

@@ -15,15 +15,14 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "sb/bus/publisher.h"
 #include "sb/common/blocking_pool.h"
+#include "sb/common/periodic_task.h"
 #include "sb/db/pool.h"
 #include "sb/metrics/admin_server.h"
 #include "sb/redis/client.h"
@@ -73,7 +72,6 @@ class ChatServer {
 
  private:
   explicit ChatServer(ChatConfig config) : config_(std::move(config)) {}
-  void TypingLoop();
 
   ChatConfig config_;
   std::unique_ptr<sb::db::ConnectionPool> db_;
@@ -90,10 +88,9 @@ class ChatServer {
   std::unique_ptr<ChatService> service_;
   std::unique_ptr<sb::rpc::Server> grpc_;
   std::unique_ptr<sb::metrics::AdminServer> admin_;
-  std::thread typing_thread_;
+  std::unique_ptr<sb::PeriodicTask> typing_expiry_;   // typing starts without a stop end after the TTL
+  std::unique_ptr<sb::PeriodicTask> readiness_probe_;  // refreshes db_ok_ (no I/O on the admin thread)
   std::mutex mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
   bool shut_down_ = false;
   bool started_ = false;  // Start() succeeded
   std::atomic<bool> db_ok_{true};

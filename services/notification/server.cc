@@ -126,7 +126,9 @@ absl::Status NotificationServer::Start() {
     admin_->Stop();
     return s;
   }
-  health_thread_ = std::thread([this] { HealthLoop(); });
+  readiness_probe_ = std::make_unique<sb::PeriodicTask>("postgres readiness", absl::Seconds(5),
+                                                        [this] { db_ok_.store(sb::db::PostgresReachable(*db_)); });
+  readiness_probe_->Start();
   started_ = true;
   sb::log::Info("notification listening", {{"grpc_port", grpc_->port()}, {"http_port", config_.http_port},
                                            {"instance", config_.instance_id},
@@ -134,32 +136,18 @@ absl::Status NotificationServer::Start() {
   return absl::OkStatus();
 }
 
-void NotificationServer::HealthLoop() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    stop_cv_.wait_for(lock, std::chrono::seconds(5));
-    if (stopping_) break;
-    lock.unlock();
-    auto conn = db_->Acquire(absl::Seconds(1));
-    db_ok_.store(conn.ok() || absl::IsResourceExhausted(conn.status()));
-    lock.lock();
-  }
-}
-
 void NotificationServer::Shutdown(absl::Time deadline) {
   {
     std::lock_guard lock(mu_);
     if (shut_down_) return;
     shut_down_ = true;
-    stopping_ = true;
   }
-  stop_cv_.notify_all();
   // Create() may have failed half-way (e.g. migrations): only stop what exists and was started.
   if (!started_) return;
   admin_->SetDraining();
   grpc_->SetServing(false);
   grpc_->Drain(deadline);
-  if (health_thread_.joinable()) health_thread_.join();
+  readiness_probe_->Stop();
   pool_->Stop();
   admin_->Stop();
   sb::log::Info("notification stopped", {});

@@ -13,15 +13,14 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "sb/bus/publisher.h"
 #include "sb/common/blocking_pool.h"
+#include "sb/common/periodic_task.h"
 #include "sb/db/pool.h"
 #include "sb/metrics/admin_server.h"
 #include "sb/redis/client.h"
@@ -85,7 +84,6 @@ class NotificationServer {
 
  private:
   explicit NotificationServer(NotificationConfig config) : config_(std::move(config)) {}
-  void HealthLoop();
 
   NotificationConfig config_;
   std::unique_ptr<sb::db::ConnectionPool> db_;
@@ -101,10 +99,8 @@ class NotificationServer {
   std::unique_ptr<NotificationService> service_;
   std::unique_ptr<sb::rpc::Server> grpc_;
   std::unique_ptr<sb::metrics::AdminServer> admin_;
-  std::thread health_thread_;
+  std::unique_ptr<sb::PeriodicTask> readiness_probe_;  // refreshes db_ok_ (no I/O on the admin thread)
   std::mutex mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
   bool shut_down_ = false;
   bool started_ = false;
   std::atomic<bool> db_ok_{true};

@@ -120,44 +120,29 @@ absl::Status PresenceServer::Start() {
     admin_->Stop();
     return s;
   }
-  maintenance_ = std::thread([this] { MaintenanceLoop(); });
+  sweep_ = std::make_unique<sb::PeriodicTask>("presence sweep", config_.sweep_interval, [this] {
+    if (auto swept = presence_->Sweep(); !swept.ok()) {
+      sb::log::Warn("presence sweep failed", {{"error", swept.status().ToString()}});
+    }
+  });
+  flush_ = std::make_unique<sb::PeriodicTask>("last seen flush", config_.flush_interval,
+                                              [this] { FlushLastSeen("last seen flush failed"); });
+  readiness_probe_ = std::make_unique<sb::PeriodicTask>("readiness", absl::Seconds(5), [this] {
+    redis_ok_.store(redis_->Ping().ok());
+    db_ok_.store(sb::db::PostgresReachable(*db_));
+  });
+  sweep_->Start();
+  flush_->Start();
+  readiness_probe_->Start();
   started_ = true;
   sb::log::Info("presence listening", {{"grpc_port", grpc_->port()}, {"http_port", config_.http_port},
                                        {"instance", config_.instance_id}});
   return absl::OkStatus();
 }
 
-void PresenceServer::MaintenanceLoop() {
-  absl::Time next_flush = absl::Now() + config_.flush_interval;
-  absl::Time next_health = absl::Now();
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(config_.sweep_interval));
-    if (stopping_) break;
-    lock.unlock();
-    // Every instance sweeps; the scripts claim each expired entry once, so nothing is doubled.
-    if (auto swept = presence_->Sweep(); !swept.ok()) {
-      sb::log::Warn("presence sweep failed", {{"error", swept.status().ToString()}});
-    }
-    const absl::Time now = absl::Now();
-    if (now >= next_flush) {
-      next_flush = now + config_.flush_interval;
-      if (auto flushed = presence_->FlushLastSeen(); !flushed.ok()) {
-        sb::log::Warn("last seen flush failed", {{"error", flushed.status().ToString()}});
-      }
-    }
-    if (now >= next_health) {
-      next_health = now + absl::Seconds(5);
-      redis_ok_.store(redis_->Ping().ok());
-      auto conn = db_->Acquire(absl::Seconds(1));
-      db_ok_.store(conn.ok() || absl::IsResourceExhausted(conn.status()));
-    }
-    lock.lock();
-  }
-  lock.unlock();
-  // Last seen written since the last flush must not wait for another instance (or be lost with Redis).
+void PresenceServer::FlushLastSeen(const char* what) {
   if (auto flushed = presence_->FlushLastSeen(); !flushed.ok()) {
-    sb::log::Warn("final last seen flush failed", {{"error", flushed.status().ToString()}});
+    sb::log::Warn(what, {{"error", flushed.status().ToString()}});
   }
 }
 
@@ -166,14 +151,16 @@ void PresenceServer::Shutdown(absl::Time deadline) {
     std::lock_guard lock(mu_);
     if (shut_down_) return;
     shut_down_ = true;
-    stopping_ = true;
   }
-  stop_cv_.notify_all();
   if (!started_) return;
   admin_->SetDraining();
   grpc_->SetServing(false);
   grpc_->Drain(deadline);
-  if (maintenance_.joinable()) maintenance_.join();
+  sweep_->Stop();
+  flush_->Stop();
+  readiness_probe_->Stop();
+  // Last seen written since the last flush must not wait for another instance (or be lost with Redis).
+  FlushLastSeen("final last seen flush failed");
   pool_->Stop();
   admin_->Stop();
   sb::log::Info("presence stopped", {});

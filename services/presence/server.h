@@ -14,17 +14,16 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include <grpcpp/channel.h>
 
 #include "absl/status/statusor.h"
 #include "sb/bus/publisher.h"
 #include "sb/common/blocking_pool.h"
+#include "sb/common/periodic_task.h"
 #include "sb/db/pool.h"
 #include "sb/metrics/admin_server.h"
 #include "sb/redis/client.h"
@@ -78,7 +77,7 @@ class PresenceServer {
 
  private:
   explicit PresenceServer(PresenceConfig config) : config_(std::move(config)) {}
-  void MaintenanceLoop();
+  void FlushLastSeen(const char* what);
 
   PresenceConfig config_;
   std::unique_ptr<sb::db::ConnectionPool> db_;
@@ -93,10 +92,11 @@ class PresenceServer {
   std::unique_ptr<PresenceService> service_;
   std::unique_ptr<sb::rpc::Server> grpc_;
   std::unique_ptr<sb::metrics::AdminServer> admin_;
-  std::thread maintenance_;
+  // Every instance sweeps; the scripts claim each expired entry once, so nothing is doubled.
+  std::unique_ptr<sb::PeriodicTask> sweep_;
+  std::unique_ptr<sb::PeriodicTask> flush_;            // last seen, Redis -> Postgres
+  std::unique_ptr<sb::PeriodicTask> readiness_probe_;  // refreshes redis_ok_ / db_ok_
   std::mutex mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
   bool shut_down_ = false;
   bool started_ = false;
   std::atomic<bool> redis_ok_{true};

@@ -293,4 +293,9 @@ int64_t ConnectionPool::connect_failures_total() const {
   return connect_failures_total_;
 }
 
+bool PostgresReachable(ConnectionPool& pool, absl::Duration timeout) {
+  auto conn = pool.Acquire(timeout);
+  return conn.ok() || absl::IsResourceExhausted(conn.status());
+}
+
 }  // namespace sb::db

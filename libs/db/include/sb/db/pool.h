@@ -171,4 +171,8 @@ std::string AddConnectionParameter(const std::string& url, const std::string& ke
 // and the TCP keepalive / user-timeout parameters (see PoolOptions), none overriding the URL's own.
 std::string BuildConnectionString(const PoolOptions& options);
 
+// Readiness probe: true when Postgres hands out a connection within `timeout`, or when every
+// connection is busy (the database answers, it is just loaded); false when it does not answer.
+bool PostgresReachable(ConnectionPool& pool, absl::Duration timeout = absl::Seconds(1));
+
 }  // namespace sb::db
