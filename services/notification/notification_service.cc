@@ -1,8 +1,7 @@
 #include "services/notification/notification_service.h"
 
 #include "sb/common/log.h"
-#include "sb/rpc/interceptor.h"
-#include "sb/rpc/status.h"
+#include "sb/rpc/blocking.h"
 #include "services/notification/convert.h"
 #include "services/notification/preferences.h"
 
@@ -27,26 +26,9 @@ std::map<std::string, std::string> DataOf(const google::protobuf::Map<std::strin
 
 }  // namespace
 
-template <typename Work>
-grpc::ServerUnaryReactor* NotificationService::Run(grpc::CallbackServerContext* context, Work work) {
-  auto* reactor = context->DefaultReactor();
-  absl::Status submitted =
-      pool_.Submit([context, reactor, work = std::move(work), rid = sb::rpc::RequestId(context)]() mutable {
-        sb::log::RequestIdScope scope(rid);
-        if (context->IsCancelled()) {
-          reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled or deadline exceeded while queued"));
-          return;
-        }
-        absl::Status status = work();
-        reactor->Finish(sb::rpc::ToGrpcStatus(status));
-      });
-  if (!submitted.ok()) reactor->Finish(sb::rpc::ToGrpcStatus(submitted));
-  return reactor;
-}
-
 grpc::ServerUnaryReactor* NotificationService::Notify(grpc::CallbackServerContext* context, const pb::NotifyRequest* req,
                                                       pb::NotifyResponse* resp) {
-  return Run(context, [this, req, resp] {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
     return Fill(notifications_.Notify({.recipient_id = req->recipient_id(),
                                        .type = req->type(),
                                        .actor = FromProto(req->actor()),
@@ -63,7 +45,7 @@ grpc::ServerUnaryReactor* NotificationService::Notify(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* NotificationService::NotifyMany(grpc::CallbackServerContext* context,
                                                           const pb::NotifyManyRequest* req,
                                                           pb::NotifyManyResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto result = notifications_.NotifyMany(
         {.recipients = std::vector<std::string>(req->recipient_ids().begin(), req->recipient_ids().end()),
          .type = req->type(),
@@ -85,14 +67,14 @@ grpc::ServerUnaryReactor* NotificationService::NotifyMany(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* NotificationService::NotifyNewFollower(grpc::CallbackServerContext* context,
                                                                  const pb::NewFollowerRequest* req,
                                                                  pb::NotifyResponse* resp) {
-  return Run(context, [this, req, resp] {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
     return Fill(notifications_.NotifyNewFollower(req->recipient_id(), FromProto(req->follower())), resp);
   });
 }
 
 grpc::ServerUnaryReactor* NotificationService::NotifyPostLike(grpc::CallbackServerContext* context,
                                                               const pb::PostLikeRequest* req, pb::NotifyResponse* resp) {
-  return Run(context, [this, req, resp] {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
     return Fill(notifications_.NotifyPostLike(req->recipient_id(), FromProto(req->liker()), req->post_id(),
                                               req->post_preview()),
                 resp);
@@ -102,7 +84,7 @@ grpc::ServerUnaryReactor* NotificationService::NotifyPostLike(grpc::CallbackServ
 grpc::ServerUnaryReactor* NotificationService::NotifyPostComment(grpc::CallbackServerContext* context,
                                                                  const pb::PostCommentRequest* req,
                                                                  pb::NotifyResponse* resp) {
-  return Run(context, [this, req, resp] {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
     return Fill(notifications_.NotifyPostComment(req->recipient_id(), FromProto(req->commenter()), req->post_id(),
                                                  req->comment_id(), req->preview()),
                 resp);
@@ -112,7 +94,7 @@ grpc::ServerUnaryReactor* NotificationService::NotifyPostComment(grpc::CallbackS
 grpc::ServerUnaryReactor* NotificationService::NotifyCommentReply(grpc::CallbackServerContext* context,
                                                                   const pb::CommentReplyRequest* req,
                                                                   pb::NotifyResponse* resp) {
-  return Run(context, [this, req, resp] {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
     return Fill(notifications_.NotifyCommentReply(req->recipient_id(), FromProto(req->replier()), req->post_id(),
                                                   req->comment_id(), req->reply_id(), req->preview()),
                 resp);
@@ -122,7 +104,7 @@ grpc::ServerUnaryReactor* NotificationService::NotifyCommentReply(grpc::Callback
 grpc::ServerUnaryReactor* NotificationService::NotifyNewMessage(grpc::CallbackServerContext* context,
                                                                 const pb::NewMessageRequest* req,
                                                                 pb::NotifyResponse* resp) {
-  return Run(context, [this, req, resp] {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
     return Fill(notifications_.NotifyNewMessage(req->recipient_id(), FromProto(req->sender()), req->conversation_id(),
                                                 req->message_id(), req->preview()),
                 resp);
@@ -132,7 +114,7 @@ grpc::ServerUnaryReactor* NotificationService::NotifyNewMessage(grpc::CallbackSe
 grpc::ServerUnaryReactor* NotificationService::NotifyThreadReply(grpc::CallbackServerContext* context,
                                                                  const pb::ThreadReplyRequest* req,
                                                                  pb::NotifyResponse* resp) {
-  return Run(context, [this, req, resp] {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
     return Fill(notifications_.NotifyThreadReply(req->recipient_id(), FromProto(req->replier()), req->thread_id(),
                                                  req->reply_id(), req->preview()),
                 resp);
@@ -142,7 +124,7 @@ grpc::ServerUnaryReactor* NotificationService::NotifyThreadReply(grpc::CallbackS
 grpc::ServerUnaryReactor* NotificationService::NotifyListingInquiry(grpc::CallbackServerContext* context,
                                                                     const pb::ListingInquiryRequest* req,
                                                                     pb::NotifyResponse* resp) {
-  return Run(context, [this, req, resp] {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
     return Fill(notifications_.NotifyListingInquiry(req->recipient_id(), FromProto(req->buyer()), req->listing_id(),
                                                     req->listing_title(), req->inquiry_id(), req->preview()),
                 resp);
@@ -151,7 +133,7 @@ grpc::ServerUnaryReactor* NotificationService::NotifyListingInquiry(grpc::Callba
 
 grpc::ServerUnaryReactor* NotificationService::List(grpc::CallbackServerContext* context, const pb::ListRequest* req,
                                                     pb::ListResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto page = notifications_.List(req->user_id(), req->cursor(), req->limit(), req->unread_only());
     if (!page.ok()) return page.status();
     auto unread = notifications_.UnreadCount(req->user_id());
@@ -165,7 +147,7 @@ grpc::ServerUnaryReactor* NotificationService::List(grpc::CallbackServerContext*
 
 grpc::ServerUnaryReactor* NotificationService::MarkRead(grpc::CallbackServerContext* context,
                                                         const pb::MarkReadRequest* req, pb::MarkReadResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto result = notifications_.MarkRead(req->user_id(), req->notification_id());
     if (!result.ok()) return result.status();
     resp->set_changed(result->changed);
@@ -177,7 +159,7 @@ grpc::ServerUnaryReactor* NotificationService::MarkRead(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* NotificationService::MarkAllRead(grpc::CallbackServerContext* context,
                                                            const pb::MarkAllReadRequest* req,
                                                            pb::MarkAllReadResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto result = notifications_.MarkAllRead(req->user_id());
     if (!result.ok()) return result.status();
     resp->set_marked(result->marked);
@@ -189,7 +171,7 @@ grpc::ServerUnaryReactor* NotificationService::MarkAllRead(grpc::CallbackServerC
 grpc::ServerUnaryReactor* NotificationService::GetUnreadCount(grpc::CallbackServerContext* context,
                                                               const pb::GetUnreadCountRequest* req,
                                                               pb::GetUnreadCountResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto count = notifications_.UnreadCount(req->user_id());
     if (!count.ok()) return count.status();
     resp->set_count(*count);
@@ -200,7 +182,7 @@ grpc::ServerUnaryReactor* NotificationService::GetUnreadCount(grpc::CallbackServ
 grpc::ServerUnaryReactor* NotificationService::GetPreferences(grpc::CallbackServerContext* context,
                                                               const pb::GetPreferencesRequest* req,
                                                               pb::Preferences* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto prefs = notifications_.GetPreferences(req->user_id());
     if (!prefs.ok()) return prefs.status();
     auto types = notifications_.EffectiveTypes(*prefs);
@@ -213,7 +195,7 @@ grpc::ServerUnaryReactor* NotificationService::GetPreferences(grpc::CallbackServ
 grpc::ServerUnaryReactor* NotificationService::UpdatePreferences(grpc::CallbackServerContext* context,
                                                                  const pb::UpdatePreferencesRequest* req,
                                                                  pb::Preferences* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     NotificationStore::PreferencesUpdate update;
     if (req->has_push_enabled()) update.push_enabled = req->push_enabled();
     if (req->has_email_enabled()) update.email_enabled = req->email_enabled();
@@ -244,7 +226,7 @@ grpc::ServerUnaryReactor* NotificationService::UpdatePreferences(grpc::CallbackS
 grpc::ServerUnaryReactor* NotificationService::RegisterType(grpc::CallbackServerContext* context,
                                                             const pb::RegisterTypeRequest* req,
                                                             pb::NotificationType* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     const auto& t = req->type();
     auto stored = notifications_.RegisterType(NotificationType{t.name(), t.title_template(), t.body_template(),
                                                                t.deep_link_template(), t.default_enabled(), t.push(),
@@ -257,7 +239,7 @@ grpc::ServerUnaryReactor* NotificationService::RegisterType(grpc::CallbackServer
 
 grpc::ServerUnaryReactor* NotificationService::ListTypes(grpc::CallbackServerContext* context,
                                                          const pb::ListTypesRequest*, pb::ListTypesResponse* resp) {
-  return Run(context, [this, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, resp]() -> absl::Status {
     auto types = notifications_.ListTypes();
     if (!types.ok()) return types.status();
     for (const auto& t : *types) ToProto(t, resp->add_types());
@@ -268,7 +250,7 @@ grpc::ServerUnaryReactor* NotificationService::ListTypes(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* NotificationService::RebuildUnreadCounters(grpc::CallbackServerContext* context,
                                                                      const pb::RebuildUnreadCountersRequest* req,
                                                                      pb::RebuildUnreadCountersResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto fixed = notifications_.RebuildUnreadCounters(req->user_id());
     if (!fixed.ok()) return fixed.status();
     resp->set_counters_changed(*fixed);
@@ -278,7 +260,7 @@ grpc::ServerUnaryReactor* NotificationService::RebuildUnreadCounters(grpc::Callb
 
 grpc::ServerUnaryReactor* NotificationService::DeleteOld(grpc::CallbackServerContext* context,
                                                          const pb::DeleteOldRequest* req, pb::DeleteOldResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto deleted = notifications_.DeleteOld(req->older_than_days());
     if (!deleted.ok()) return deleted.status();
     resp->set_deleted(*deleted);

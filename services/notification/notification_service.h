@@ -41,9 +41,6 @@ class NotificationService final : public switchboard::notification::v1::Notifica
 #undef SB_NOTIFICATION_RPC
 
  private:
-  template <typename Work>
-  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context, Work work);
-
   Notifications& notifications_;
   sb::BlockingPool& pool_;
 };

@@ -3,8 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "sb/common/log.h"
-#include "sb/rpc/interceptor.h"
-#include "sb/rpc/status.h"
+#include "sb/rpc/blocking.h"
 
 namespace sb::presence {
 
@@ -43,25 +42,10 @@ void ToProto(const UserPresence& in, pb::UserPresence* out) {
   out->set_connected(in.connected);
 }
 
-template <typename Work>
-grpc::ServerUnaryReactor* PresenceService::Run(grpc::CallbackServerContext* context, Work work) {
-  auto* reactor = context->DefaultReactor();
-  absl::Status submitted = pool_.Submit([context, reactor, work = std::move(work), rid = sb::rpc::RequestId(context)]() mutable {
-    sb::log::RequestIdScope scope(rid);
-    if (context->IsCancelled()) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled or deadline exceeded while queued"));
-      return;
-    }
-    reactor->Finish(sb::rpc::ToGrpcStatus(work()));
-  });
-  if (!submitted.ok()) reactor->Finish(sb::rpc::ToGrpcStatus(submitted));
-  return reactor;
-}
-
 grpc::ServerUnaryReactor* PresenceService::RegisterSession(grpc::CallbackServerContext* context,
                                                            const pb::RegisterSessionRequest* req,
                                                            pb::RegisterSessionResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto first = presence_.RegisterSession(FromProto(req->session()));
     if (!first.ok()) return first.status();
     resp->set_user_came_online(*first);
@@ -72,7 +56,7 @@ grpc::ServerUnaryReactor* PresenceService::RegisterSession(grpc::CallbackServerC
 grpc::ServerUnaryReactor* PresenceService::UnregisterSession(grpc::CallbackServerContext* context,
                                                              const pb::UnregisterSessionRequest* req,
                                                              pb::UnregisterSessionResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto remaining = presence_.UnregisterSession(req->user_id(), req->session_id(), req->gateway_id());
     if (!remaining.ok()) return remaining.status();
     resp->set_remaining_sessions(*remaining);
@@ -83,7 +67,7 @@ grpc::ServerUnaryReactor* PresenceService::UnregisterSession(grpc::CallbackServe
 grpc::ServerUnaryReactor* PresenceService::RenewSessions(grpc::CallbackServerContext* context,
                                                          const pb::RenewSessionsRequest* req,
                                                          pb::RenewSessionsResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     std::vector<SessionInfo> sessions;
     sessions.reserve(req->sessions_size());
     for (const auto& s : req->sessions()) sessions.push_back(FromProto(s));
@@ -96,7 +80,7 @@ grpc::ServerUnaryReactor* PresenceService::RenewSessions(grpc::CallbackServerCon
 
 grpc::ServerUnaryReactor* PresenceService::SetStatus(grpc::CallbackServerContext* context,
                                                      const pb::SetStatusRequest* req, pb::SetStatusResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     std::optional<Status> status;
     switch (req->status()) {
       case pb::STATUS_UNSPECIFIED:
@@ -123,7 +107,7 @@ grpc::ServerUnaryReactor* PresenceService::SetStatus(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* PresenceService::GetStatuses(grpc::CallbackServerContext* context,
                                                        const pb::GetStatusesRequest* req,
                                                        pb::GetStatusesResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     std::optional<std::string> viewer;
     if (!req->viewer_id().empty()) viewer = req->viewer_id();
     std::vector<std::string> users(req->user_ids().begin(), req->user_ids().end());
@@ -136,7 +120,7 @@ grpc::ServerUnaryReactor* PresenceService::GetStatuses(grpc::CallbackServerConte
 
 grpc::ServerUnaryReactor* PresenceService::Watch(grpc::CallbackServerContext* context, const pb::WatchRequest* req,
                                                  pb::WatchResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     std::vector<std::string> users(req->user_ids().begin(), req->user_ids().end());
     auto result = presence_.Watch(req->viewer_id(), users);
     if (!result.ok()) return result.status();
@@ -149,7 +133,7 @@ grpc::ServerUnaryReactor* PresenceService::Watch(grpc::CallbackServerContext* co
 grpc::ServerUnaryReactor* PresenceService::GetConversationPresence(grpc::CallbackServerContext* context,
                                                                    const pb::GetConversationPresenceRequest* req,
                                                                    pb::GetStatusesResponse* resp) {
-  return Run(context, [this, req, resp]() -> absl::Status {
+  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
     auto statuses = presence_.GetConversationPresence(req->viewer_id(), req->conversation_id());
     if (!statuses.ok()) return statuses.status();
     for (const auto& p : *statuses) ToProto(p, resp->add_users());

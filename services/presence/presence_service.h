@@ -30,9 +30,6 @@ class PresenceService final : public switchboard::presence::v1::PresenceService:
 #undef SB_PRESENCE_RPC
 
  private:
-  template <typename Work>
-  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context, Work work);
-
   Presence& presence_;
   sb::BlockingPool& pool_;
 };
