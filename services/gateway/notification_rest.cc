@@ -65,7 +65,11 @@ bool NotificationRest::Handle(const sio::Request& request, const sio::RequestInf
     pb::GetUnreadCountRequest req;
     req.set_user_id(user);
     notifications_.Call<pb::GetUnreadCountRequest, pb::GetUnreadCountResponse>(
-        &Stub::GetUnreadCount, std::move(req), RespondWithProto<pb::GetUnreadCountResponse>(respond));
+        &Stub::GetUnreadCount, std::move(req),
+        // A number, like the notification:unread event's {count} (protobuf JSON would quote an int64).
+        RespondWith<pb::GetUnreadCountResponse>(respond, [](pb::GetUnreadCountResponse& r) -> json::value {
+          return json::object{{"count", r.count()}};
+        }));
     return true;
   }
 

@@ -156,7 +156,7 @@ describe("notifications through the gateway", () => {
 
     const count = await rest("dana", "GET", "/unread-count");
     assert.equal(count.status, 200);
-    assert.equal(count.body.count, "2"); // followers collapse into one, plus the account update
+    assert.equal(count.body.count, 2); // followers collapse into one, plus the account update
 
     const list = await rest("dana", "GET", "?limit=1");
     assert.equal(list.status, 200, JSON.stringify(list.body));
@@ -246,6 +246,6 @@ describe("notifications through the gateway", () => {
     // A retried send (same clientMessageId) does not notify again.
     await chatRest("erin", "POST", `/conversations/${conversationId}/messages`, { clientMessageId: "m1", content: "are you there?" });
     await sleep(300);
-    assert.equal((await rest("fred", "GET", "/unread-count")).body.count, "1");
+    assert.equal((await rest("fred", "GET", "/unread-count")).body.count, 1);
   });
 });
