@@ -31,11 +31,9 @@ absl::StatusOr<std::vector<bool>> BusPresence::AreOnline(const std::vector<std::
 absl::StatusOr<std::unique_ptr<ChatServer>> ChatServer::Create(ChatConfig config) {
   std::unique_ptr<ChatServer> s(new ChatServer(std::move(config)));
   const ChatConfig& c = s->config_;
-  s->db_ = std::make_unique<sb::db::ConnectionPool>(sb::db::PoolOptions{
+  SB_ASSIGN_OR_RETURN(s->db_, sb::db::OpenMigrated(sb::db::PoolOptions{
       .url = c.postgres_url, .max_connections = c.postgres_pool_size, .statement_timeout = c.statement_timeout,
-      .application_name = "sb-chat"});
-  SB_ASSIGN_OR_RETURN(std::vector<int> applied, sb::db::ApplyMigrations(*s->db_, "chat", c.migrations_dir));
-  sb::log::Info("migrations", {{"dir", c.migrations_dir}, {"applied", static_cast<int64_t>(applied.size())}});
+      .application_name = "sb-chat"}, "chat", c.migrations_dir));
 
   s->pool_ = std::make_unique<sb::BlockingPool>("db", c.postgres_pool_size, c.blocking_queue);
   SB_ASSIGN_OR_RETURN(s->redis_, redis::Client::Create({.url = c.redis_url, .pool_size = c.redis_pool_size}));

@@ -77,11 +77,9 @@ absl::StatusOr<std::vector<bool>> PresenceSessionDirectory::HaveLiveSessions(con
 absl::StatusOr<std::unique_ptr<NotificationServer>> NotificationServer::Create(NotificationConfig config) {
   std::unique_ptr<NotificationServer> s(new NotificationServer(std::move(config)));
   const NotificationConfig& c = s->config_;
-  s->db_ = std::make_unique<sb::db::ConnectionPool>(sb::db::PoolOptions{
+  SB_ASSIGN_OR_RETURN(s->db_, sb::db::OpenMigrated(sb::db::PoolOptions{
       .url = c.postgres_url, .max_connections = c.postgres_pool_size, .statement_timeout = c.statement_timeout,
-      .application_name = "sb-notification"});
-  SB_ASSIGN_OR_RETURN(std::vector<int> applied, sb::db::ApplyMigrations(*s->db_, "notification", c.migrations_dir));
-  sb::log::Info("migrations", {{"dir", c.migrations_dir}, {"applied", static_cast<int64_t>(applied.size())}});
+      .application_name = "sb-notification"}, "notification", c.migrations_dir));
 
   s->pool_ = std::make_unique<sb::BlockingPool>("db", c.postgres_pool_size, c.blocking_queue);
   SB_ASSIGN_OR_RETURN(s->redis_, redis::Client::Create({.url = c.redis_url, .pool_size = c.redis_pool_size}));

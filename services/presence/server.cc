@@ -67,11 +67,9 @@ absl::StatusOr<std::vector<std::string>> ChatContacts::ConversationMembers(const
 absl::StatusOr<std::unique_ptr<PresenceServer>> PresenceServer::Create(PresenceConfig config) {
   std::unique_ptr<PresenceServer> s(new PresenceServer(std::move(config)));
   const PresenceConfig& c = s->config_;
-  s->db_ = std::make_unique<sb::db::ConnectionPool>(sb::db::PoolOptions{
+  SB_ASSIGN_OR_RETURN(s->db_, sb::db::OpenMigrated(sb::db::PoolOptions{
       .url = c.postgres_url, .max_connections = c.postgres_pool_size, .statement_timeout = c.statement_timeout,
-      .application_name = "sb-presence"});
-  SB_ASSIGN_OR_RETURN(std::vector<int> applied, sb::db::ApplyMigrations(*s->db_, "presence", c.migrations_dir));
-  sb::log::Info("migrations", {{"dir", c.migrations_dir}, {"applied", static_cast<int64_t>(applied.size())}});
+      .application_name = "sb-presence"}, "presence", c.migrations_dir));
 
   s->pool_ = std::make_unique<sb::BlockingPool>("presence", c.blocking_threads, c.blocking_queue);
   SB_ASSIGN_OR_RETURN(s->redis_, redis::Client::Create({.url = c.redis_url, .pool_size = c.redis_pool_size}));

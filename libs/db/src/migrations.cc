@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "sb/common/log.h"
+#include "sb/common/status.h"
 #include "sb/db/errors.h"
 
 namespace sb::db {
@@ -210,6 +211,14 @@ absl::StatusOr<std::vector<int>> ApplyMigrations(ConnectionPool& pool, const std
     return absl::Status(status.code(), absl::StrCat("migrating schema ", schema, ": ", status.message()));
   }
   return applied_now;
+}
+
+absl::StatusOr<std::unique_ptr<ConnectionPool>> OpenMigrated(const PoolOptions& options, const std::string& schema,
+                                                             const std::string& directory) {
+  auto pool = std::make_unique<ConnectionPool>(options);
+  SB_ASSIGN_OR_RETURN(std::vector<int> applied, ApplyMigrations(*pool, schema, directory));
+  sb::log::Info("migrations", {{"schema", schema}, {"dir", directory}, {"applied", static_cast<int64_t>(applied.size())}});
+  return pool;
 }
 
 }  // namespace sb::db

@@ -22,6 +22,7 @@
 //    transaction (CREATE INDEX CONCURRENTLY). statement_timeout is disabled while migrating.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,5 +47,10 @@ absl::StatusOr<std::vector<MigrationFile>> LoadMigrations(const std::string& dir
 // call, in order (empty if the schema was up to date).
 absl::StatusOr<std::vector<int>> ApplyMigrations(ConnectionPool& pool, const std::string& schema,
                                                  const std::string& directory);
+
+// A service's database at start-up: a pool with `options`, the migrations of `directory` applied to
+// `schema` (logged), ready for use. Errors as ApplyMigrations (or the pool's connect failure).
+absl::StatusOr<std::unique_ptr<ConnectionPool>> OpenMigrated(const PoolOptions& options, const std::string& schema,
+                                                             const std::string& directory);
 
 }  // namespace sb::db
