@@ -1,5 +1,7 @@
 #include "services/chat/chat.h"
 
+#include <future>
+
 #include <boost/json.hpp>
 
 #include "absl/container/flat_hash_set.h"
@@ -68,7 +70,17 @@ Chat::Chat(ChatStore& store, EventSink& events, PresenceReader& presence, Offlin
       notifier_(notifier),
       options_(options),
       clock_(std::move(clock)),
-      gate_(options.moderation, options.send_rate_counter) {}
+      gate_(options.moderation, options.send_rate_counter),
+      sends_(std::make_unique<sb::ShardedBatcher<PendingSend>>(
+          sb::BatcherOptions{.name = "chat sends",
+                             .shards = options.send_writers,
+                             .max_batch = options.send_batch_max,
+                             .max_queued = options.send_queue_max},
+          [this](std::vector<PendingSend>& batch) { CommitSends(batch); })) {}
+
+Chat::~Chat() { StopSends(); }
+
+void Chat::StopSends() { sends_->Stop(); }
 
 void Chat::Publish(const std::vector<std::string>& users, const std::string& event, const std::string& payload) {
   if (users.empty()) return;
@@ -240,7 +252,7 @@ absl::Status Chat::LeaveConversation(const std::string& user, int64_t conversati
   return absl::OkStatus();
 }
 
-absl::StatusOr<ChatStore::SendResult> Chat::SendMessage(const SendInput& in) {
+absl::StatusOr<ChatStore::NewMessage> Chat::PrepareSend(const SendInput& in) {
   if (absl::Status s = CheckUserId(in.user, "user_id"); !s.ok()) return s;
   if (absl::Status s = CheckConversationId(in.conversation_id); !s.ok()) return s;
   if (in.client_message_id.empty() || in.client_message_id.size() > 128 || !sb::bus::IsValidUtf8(in.client_message_id)) {
@@ -276,39 +288,99 @@ absl::StatusOr<ChatStore::SendResult> Chat::SendMessage(const SendInput& in) {
     if (!decision.status.ok()) return decision.status;
     message.content = gate_.Apply(decision, in.content, message.moderation);
   }
-  auto result = store_.SendMessage(message);
-  if (!result.ok() || !result->created) return result;  // a retry: everything was published the first time
-
-  const Message& m = result->message;
-  if (m.moderation.shadowed) {
-    Publish({in.user}, "message:new", MessageJson(m, true));
-    return result;
-  }
-  // The others' copy and the sender's own (other devices; it carries moderation) in one round trip.
-  absl::Status published = events_.PublishBatch({{Others(result->audience, in.user), "message:new", MessageJson(m, false)},
-                                                 {{in.user}, "message:new", MessageJson(m, true)}});
-  if (!published.ok()) {
-    sb::log::Warn("event not published (the write is committed; clients resync over REST)",
-                  {{"event", "message:new"}, {"error", published.ToString()}});
-  }
-  NotifyOffline(m, result->audience);
-  return result;
+  return message;
 }
 
-void Chat::NotifyOffline(const Message& message, const std::vector<Audience>& audience) {
-  std::vector<std::string> candidates;
-  for (const auto& a : audience) {
-    if (a.user_id != message.sender_id && !a.muted) candidates.push_back(a.user_id);
+void Chat::SendMessageAsync(const SendInput& input, SendDone done, std::function<bool()> cancelled) {
+  auto message = PrepareSend(input);
+  if (!message.ok()) return done(message.status());
+  const auto shard = static_cast<uint64_t>(message->conversation_id);
+  PendingSend pending{*std::move(message), std::move(done), std::move(cancelled)};
+  if (absl::Status queued = sends_->Submit(shard, std::move(pending)); !queued.ok()) pending.done(queued);
+}
+
+absl::StatusOr<ChatStore::SendResult> Chat::SendMessage(const SendInput& input) {
+  std::promise<absl::StatusOr<ChatStore::SendResult>> outcome;
+  auto future = outcome.get_future();
+  SendMessageAsync(input, [&outcome](absl::StatusOr<ChatStore::SendResult> result) { outcome.set_value(std::move(result)); });
+  return future.get();
+}
+
+void Chat::CommitSends(std::vector<PendingSend>& batch) {
+  std::vector<PendingSend*> live;
+  for (auto& pending : batch) {
+    if (pending.cancelled && pending.cancelled()) {
+      pending.done(absl::CancelledError("the send was cancelled or its deadline passed before it was stored"));
+    } else {
+      live.push_back(&pending);
+    }
   }
+  if (live.empty()) return;
+  std::vector<ChatStore::NewMessage> messages;
+  for (PendingSend* pending : live) messages.push_back(pending->message);
+  auto stored = store_.SendMessages(messages);
+  std::vector<absl::StatusOr<ChatStore::SendResult>> results;
+  if (stored.ok()) {
+    results = *std::move(stored);
+  } else if (live.size() == 1) {
+    results.push_back(stored.status());
+  } else {
+    // The whole statement failed (e.g. one item hit an error, a deadlock, a lost connection): each
+    // alone, so one bad send cannot fail the others. Sends are idempotent, so a batch that did
+    // commit before its connection dropped is found again, not written twice.
+    sb::log::Warn("batched send failed; sending one by one", {{"sends", live.size()}, {"error", stored.status().ToString()}});
+    for (const auto& message : messages) {
+      auto one = store_.SendMessages({message});
+      results.push_back(one.ok() ? std::move((*one)[0]) : absl::StatusOr<ChatStore::SendResult>(one.status()));
+    }
+  }
+  AfterSends(results);
+  for (size_t i = 0; i < live.size(); ++i) live[i]->done(std::move(results[i]));
+}
+
+void Chat::AfterSends(const std::vector<absl::StatusOr<ChatStore::SendResult>>& results) {
+  // Every new message of the batch in one bus round trip: the others' copy and the sender's own
+  // (other devices; it carries moderation); a shadowed author's message to the author only. A
+  // retry (not created) was published the first time.
+  std::vector<EventSink::Delivery> deliveries;
+  std::vector<std::pair<const Message*, std::string>> offline_candidates;  // (message, recipient)
+  for (const auto& result : results) {
+    if (!result.ok() || !result->created) continue;
+    const Message& m = result->message;
+    if (!m.moderation.shadowed) {
+      deliveries.push_back({Others(result->audience, m.sender_id), "message:new", MessageJson(m, false)});
+      for (const auto& a : result->audience) {
+        if (a.user_id != m.sender_id && !a.muted) offline_candidates.emplace_back(&m, a.user_id);
+      }
+    }
+    deliveries.push_back({{m.sender_id}, "message:new", MessageJson(m, true)});
+  }
+  if (deliveries.empty()) return;
+  if (absl::Status published = events_.PublishBatch(deliveries); !published.ok()) {
+    sb::log::Warn("events not published (the writes are committed; clients resync over REST)",
+                  {{"event", "message:new"}, {"messages", deliveries.size()}, {"error", published.ToString()}});
+  }
+  NotifyOffline(offline_candidates);
+}
+
+void Chat::NotifyOffline(const std::vector<std::pair<const Message*, std::string>>& candidates) {
   if (candidates.empty()) return;
-  auto online = presence_.AreOnline(candidates);
-  if (!online.ok() || online->size() != candidates.size()) {
-    sb::log::Warn("presence unavailable; no offline notifications for this message",
-                  {{"message_id", message.id}});
+  std::vector<std::string> users;
+  absl::flat_hash_set<std::string> seen;
+  for (const auto& [message, user] : candidates) {
+    if (seen.insert(user).second) users.push_back(user);
+  }
+  auto online = presence_.AreOnline(users);
+  if (!online.ok() || online->size() != users.size()) {
+    sb::log::Warn("presence unavailable; no offline notifications for these messages", {{"messages", candidates.size()}});
     return;
   }
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    if (!(*online)[i]) notifier_.NewMessage(candidates[i], message);
+  absl::flat_hash_set<std::string> offline;
+  for (size_t i = 0; i < users.size(); ++i) {
+    if (!(*online)[i]) offline.insert(users[i]);
+  }
+  for (const auto& [message, user] : candidates) {
+    if (offline.contains(user)) notifier_.NewMessage(user, *message);
   }
 }
 

@@ -1,7 +1,8 @@
 // Chat: the domain of sb-chat. Validates input, applies the moderation gate, runs the store
-// operation (one transaction each), then tells the participants through the EventSink and hands
-// offline recipients to the OfflineNotifier. No gRPC or libpqxx types; every method blocks (call it
-// on a BlockingPool thread). Thread-safe.
+// operation (one transaction each; sends are group-committed, several per transaction), then tells
+// the participants through the EventSink and hands offline recipients to the OfflineNotifier. No
+// gRPC or libpqxx types; every method but SendMessageAsync blocks (call it on a BlockingPool
+// thread). Thread-safe.
 //
 // Events (one JSON argument each; the shapes are the protobuf JSON of switchboard.chat.v1):
 //   message:new        Message, to every participant (the sender's copy carries `moderation`);
@@ -15,6 +16,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <map>
 #include <mutex>
 #include <string>
@@ -23,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "sb/common/batcher.h"
 #include "services/chat/model.h"
 #include "services/chat/moderation.h"
 #include "services/chat/ports.h"
@@ -48,6 +51,12 @@ struct ChatOptions {
   // instead of read per send. SetShadowed through this instance applies at once; through another
   // replica within this time. Zero: read on every send.
   absl::Duration author_cache_ttl = absl::Seconds(30);
+  // Group commit of sends (sb::ShardedBatcher): writer threads, each with its own conversations
+  // (by id), storing what queued meanwhile in one statement of at most send_batch_max sends. Past
+  // send_queue_max queued per writer, sends are refused with Unavailable (overload, retry).
+  int send_writers = 2;
+  size_t send_batch_max = 128;
+  size_t send_queue_max = 5000;
 };
 
 class Chat {
@@ -56,6 +65,7 @@ class Chat {
   // Every reference must outlive the Chat.
   Chat(ChatStore& store, EventSink& events, PresenceReader& presence, OfflineNotifier& notifier, ChatOptions options,
        Clock clock = [] { return absl::Now(); });
+  ~Chat();  // StopSends()
 
   absl::StatusOr<User> UpsertUser(const User& user);
 
@@ -84,7 +94,20 @@ class Chat {
     std::string media_url;
     bool internal = false;  // internal callers may send "system" messages
   };
+  using SendDone = std::function<void(absl::StatusOr<ChatStore::SendResult>)>;
+  // Validates and applies the moderation gate on the calling thread (blocking: the send-rate count
+  // and the author's facts), then queues the write for group commit. `done` runs exactly once: on
+  // this thread when refused before the write (InvalidArgument, ResourceExhausted: rate limited,
+  // Unavailable: overloaded), otherwise on a writer thread once the message is committed and
+  // message:new published (NotFound, PermissionDenied: not a participant or blocked, or the
+  // result). `cancelled` (optional) is asked just before the write: true → Cancelled, nothing stored.
+  // Sends to one conversation are stored in call order.
+  void SendMessageAsync(const SendInput& input, SendDone done, std::function<bool()> cancelled = nullptr);
+  // SendMessageAsync, waiting for `done`.
   absl::StatusOr<ChatStore::SendResult> SendMessage(const SendInput& input);
+  // Refuses new sends (Unavailable), stores the queued ones, joins the writers. Idempotent; call
+  // before the store's pool goes away.
+  void StopSends();
   absl::StatusOr<Message> EditMessage(const std::string& user, int64_t message_id, const std::string& content);
   absl::StatusOr<Message> DeleteMessage(const std::string& user, int64_t message_id);
   // before_seq / after_seq < 0: not given (see ChatStore::ListMessages).
@@ -110,7 +133,15 @@ class Chat {
  private:
   void Publish(const std::vector<std::string>& users, const std::string& event, const std::string& payload);
   void FillOnline(std::vector<Conversation>& conversations);
-  void NotifyOffline(const Message& message, const std::vector<Audience>& audience);
+  struct PendingSend {
+    ChatStore::NewMessage message;
+    SendDone done;
+    std::function<bool()> cancelled;
+  };
+  absl::StatusOr<ChatStore::NewMessage> PrepareSend(const SendInput& input);
+  void CommitSends(std::vector<PendingSend>& batch);  // on a writer thread
+  void AfterSends(const std::vector<absl::StatusOr<ChatStore::SendResult>>& results);
+  void NotifyOffline(const std::vector<std::pair<const Message*, std::string>>& candidates);
   void PublishConversation(const Conversation& as_seen_by_creator, const std::vector<std::string>& users);
   absl::StatusOr<Conversation> AfterMembershipChange(const std::string& user,
                                                      absl::StatusOr<ChatStore::MembershipResult> result);
@@ -138,6 +169,9 @@ class Chat {
   absl::StatusOr<ChatStore::AuthorInfo> Author(const std::string& user);
   std::mutex authors_mu_;
   std::map<std::string, std::pair<ChatStore::AuthorInfo, absl::Time>> authors_;  // guarded; value: (facts, read at)
+
+  // Last member: destroyed first, so its writers stop while everything they use still exists.
+  std::unique_ptr<sb::ShardedBatcher<PendingSend>> sends_;
 };
 
 }  // namespace sb::chat

@@ -118,18 +118,24 @@ grpc::ServerUnaryReactor* ChatService::LeaveConversation(grpc::CallbackServerCon
 
 grpc::ServerUnaryReactor* ChatService::SendMessage(grpc::CallbackServerContext* context, const pb::SendMessageRequest* req,
                                                    pb::SendMessageResponse* resp) {
-  return sb::rpc::RunBlocking(context, pool_, [this, req, resp]() -> absl::Status {
-    auto result = chat_.SendMessage(Chat::SendInput{.user = req->user_id(),
-                                                    .conversation_id = req->conversation_id(),
-                                                    .client_message_id = req->client_message_id(),
-                                                    .type = req->type(),
-                                                    .content = req->content(),
-                                                    .media_url = req->media_url(),
-                                                    .internal = req->type() == "system"});
-    if (!result.ok()) return result.status();
-    ToProto(result->message, true, resp->mutable_message());
-    resp->set_created(result->created);
-    return absl::OkStatus();
+  // The pool thread validates and queues; the write is group-committed and the call finishes from
+  // the writer thread (sb::rpc::RunBlockingAsync), so no pool thread waits for Postgres.
+  return sb::rpc::RunBlockingAsync(context, pool_, [this, context, req, resp](sb::rpc::Finish finish) {
+    chat_.SendMessageAsync(
+        Chat::SendInput{.user = req->user_id(),
+                        .conversation_id = req->conversation_id(),
+                        .client_message_id = req->client_message_id(),
+                        .type = req->type(),
+                        .content = req->content(),
+                        .media_url = req->media_url(),
+                        .internal = req->type() == "system"},
+        [resp, finish = std::move(finish)](absl::StatusOr<ChatStore::SendResult> result) {
+          if (!result.ok()) return finish(result.status());
+          ToProto(result->message, true, resp->mutable_message());
+          resp->set_created(result->created);
+          finish(absl::OkStatus());
+        },
+        [context] { return context->IsCancelled(); });
   });
 }
 

@@ -24,6 +24,9 @@ absl::StatusOr<ChatConfig> ChatConfig::FromEnv(sb::EnvConfig& env) {
   m.new_account_age = env.Duration("SB_CHAT_NEW_ACCOUNT_AGE", m.new_account_age);
   c.chat.typing_ttl = env.Duration("SB_CHAT_TYPING_TTL", c.chat.typing_ttl);
   c.chat.typing_rate = static_cast<int>(env.Int("SB_CHAT_TYPING_RATE", c.chat.typing_rate, 1, 1000));
+  c.chat.send_writers = static_cast<int>(env.Int("SB_CHAT_SEND_WRITERS", c.chat.send_writers, 1, 64));
+  c.chat.send_batch_max = static_cast<size_t>(env.Int("SB_CHAT_SEND_BATCH_MAX", static_cast<int64_t>(c.chat.send_batch_max), 1, 1000));
+  c.chat.send_queue_max = static_cast<size_t>(env.Int("SB_CHAT_SEND_QUEUE_MAX", static_cast<int64_t>(c.chat.send_queue_max), 1, 1'000'000));
   c.notification_addr = env.String("SB_NOTIFICATION_ADDR", "");
   c.notification_timeout = env.Duration("SB_NOTIFICATION_TIMEOUT", c.notification_timeout);
 

@@ -107,6 +107,7 @@ void ChatServer::Shutdown(absl::Time deadline) {
   typing_expiry_->Stop();
   readiness_probe_->Stop();
   pool_->Stop();
+  chat_->StopSends();  // stores and publishes what the pool queued
   if (remote_notifier_) remote_notifier_->WaitIdle(deadline);  // notifications of the last sends
   admin_->Stop();
   sb::log::Info("chat stopped", {});

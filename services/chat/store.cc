@@ -422,32 +422,63 @@ absl::StatusOr<std::vector<Audience>> ChatStore::ListAudience(const std::string&
       {.read_only = true});
 }
 
-absl::StatusOr<ChatStore::SendResult> ChatStore::SendMessage(const NewMessage& in) {
-  // One statement: chat.send_message (migrations/0002_send_message.sql) does the whole write path
-  // on the server and returns the stored row (expanded as "m" for kMessageColumns); autocommitted,
-  // so a send costs one round trip. A lost connection is Unavailable, outcome unknown: the client
-  // retries with the same client message id.
-  return sb::db::RunStatement(pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<SendResult> {
-    auto row = tx.exec_params1(
-        absl::StrCat("SELECT r.outcome, r.created, r.audience_ids, r.audience_muted, ", kMessageColumns,
-                     " FROM chat.send_message($1, $2, $3, $4, $5, $6, $7, $8, $9) r, LATERAL (SELECT (r.msg).*) m"),
-        in.conversation_id, in.sender_id, in.client_message_id, in.type, in.content, in.media_url,
-        in.moderation.links_stripped, in.moderation.shadowed, in.moderation.reason);
-    const std::string outcome = row[0].as<std::string>();
-    if (outcome == "not_found") return absl::NotFoundError(absl::StrCat("conversation ", in.conversation_id, " not found"));
-    if (outcome == "not_participant") {
-      return absl::PermissionDeniedError(absl::StrCat("not a participant of conversation ", in.conversation_id));
+absl::StatusOr<std::vector<absl::StatusOr<ChatStore::SendResult>>> ChatStore::SendMessages(
+    const std::vector<NewMessage>& messages) {
+  std::vector<int64_t> conversations;
+  std::vector<std::string> senders, client_ids, kinds, contents, media_urls, links_stripped, shadowed, reasons;
+  for (const NewMessage& m : messages) {
+    conversations.push_back(m.conversation_id);
+    senders.push_back(m.sender_id);
+    client_ids.push_back(m.client_message_id);
+    kinds.push_back(m.type);
+    contents.push_back(m.content);
+    media_urls.push_back(m.media_url);
+    links_stripped.push_back(m.moderation.links_stripped ? "t" : "f");
+    shadowed.push_back(m.moderation.shadowed ? "t" : "f");
+    reasons.push_back(m.moderation.reason);
+  }
+  // One statement: chat.send_messages (migrations/0003) runs chat.send_message (0002: lock,
+  // idempotency, block check, seq, insert, unread and read positions, audience) per item on the
+  // server and returns the stored rows (expanded as "m" for kMessageColumns); autocommitted, so a
+  // batch costs one round trip and one commit.
+  using Results = std::vector<absl::StatusOr<SendResult>>;
+  return sb::db::RunStatement(pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<Results> {
+    auto rows = tx.exec_params(
+        absl::StrCat("SELECT r.ord, r.outcome, r.created, r.audience_ids, r.audience_muted, ", kMessageColumns,
+                     " FROM chat.send_messages($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+                     " $7::boolean[], $8::boolean[], $9::text[]) r, LATERAL (SELECT (r.msg).*) m ORDER BY r.ord"),
+        sb::db::IdArray(conversations), sb::db::TextArray(senders), sb::db::TextArray(client_ids),
+        sb::db::TextArray(kinds), sb::db::TextArray(contents), sb::db::TextArray(media_urls),
+        sb::db::TextArray(links_stripped), sb::db::TextArray(shadowed), sb::db::TextArray(reasons));
+    if (rows.size() != messages.size()) {
+      return absl::InternalError(absl::StrCat("chat.send_messages: ", rows.size(), " rows for ", messages.size(), " sends"));
     }
-    if (outcome == "blocked") return absl::PermissionDeniedError("cannot send: one of you blocked the other");
-    if (outcome != "ok") return absl::InternalError(absl::StrCat("chat.send_message: unexpected outcome ", outcome));
-    SendResult result;
-    result.created = row[1].as<bool>();
-    result.message = ReadMessage(row, 4);
-    const std::vector<std::string> ids = sb::db::ParseArray(row[2]);
-    const std::vector<std::string> muted = sb::db::ParseArray(row[3]);
-    if (ids.size() != muted.size()) return absl::InternalError("chat.send_message: audience arrays differ in length");
-    for (size_t i = 0; i < ids.size(); ++i) result.audience.push_back(Audience{ids[i], muted[i] == "t"});
-    return result;
+    Results results;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const auto& row = rows[i];
+      const NewMessage& in = messages[i];
+      const std::string outcome = row[1].as<std::string>();
+      if (outcome == "not_found") {
+        results.push_back(absl::NotFoundError(absl::StrCat("conversation ", in.conversation_id, " not found")));
+      } else if (outcome == "not_participant") {
+        results.push_back(
+            absl::PermissionDeniedError(absl::StrCat("not a participant of conversation ", in.conversation_id)));
+      } else if (outcome == "blocked") {
+        results.push_back(absl::PermissionDeniedError("cannot send: one of you blocked the other"));
+      } else if (outcome != "ok") {
+        results.push_back(absl::InternalError(absl::StrCat("chat.send_message: unexpected outcome ", outcome)));
+      } else {
+        SendResult result;
+        result.created = row[2].as<bool>();
+        result.message = ReadMessage(row, 5);
+        const std::vector<std::string> ids = sb::db::ParseArray(row[3]);
+        const std::vector<std::string> muted = sb::db::ParseArray(row[4]);
+        if (ids.size() != muted.size()) return absl::InternalError("chat.send_message: audience arrays differ in length");
+        for (size_t k = 0; k < ids.size(); ++k) result.audience.push_back(Audience{ids[k], muted[k] == "t"});
+        results.push_back(std::move(result));
+      }
+    }
+    return results;
   });
 }
 

@@ -88,7 +88,11 @@ class ChatStore {
     bool created = false;  // false: an earlier send with the same client_message_id
     std::vector<Audience> audience;
   };
-  absl::StatusOr<SendResult> SendMessage(const NewMessage& message);
+  // Stores `messages` in one statement (one transaction; chat.send_messages), in order, each with
+  // the rules of a single send. The outer status is the statement's (e.g. Unavailable: connection
+  // lost, outcome unknown; the caller may retry each item alone, sends are idempotent); the inner
+  // one per message: NotFound, PermissionDenied (not a participant, blocked) or the result.
+  absl::StatusOr<std::vector<absl::StatusOr<SendResult>>> SendMessages(const std::vector<NewMessage>& messages);
 
   struct ChangeResult {
     Message message;

@@ -1,6 +1,8 @@
 // The chat domain and store against a real, private Postgres (sb::testing::PostgresServer).
 #include <algorithm>
 #include <atomic>
+#include <future>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -43,8 +45,28 @@ class RecordingSink : public EventSink {
     std::lock_guard lock(mu);
     events.clear();
   }
+  // Records each batch's size; while `hold` is armed, the next batch signals `entered` and waits
+  // for `release` (so the writer thread is busy and sends queue up behind it).
+  absl::Status PublishBatch(const std::vector<Delivery>& deliveries) override {
+    std::optional<std::shared_future<void>> wait;
+    {
+      std::lock_guard lock(mu);
+      batch_sizes.push_back(deliveries.size());
+      if (hold) {
+        hold = false;
+        entered.set_value();
+        wait = release;
+      }
+    }
+    if (wait) wait->wait();
+    return EventSink::PublishBatch(deliveries);
+  }
   std::mutex mu;
   std::vector<Published> events;
+  std::vector<size_t> batch_sizes;
+  bool hold = false;
+  std::promise<void> entered;
+  std::shared_future<void> release;
 };
 
 class FakePresence : public PresenceReader {
@@ -547,4 +569,112 @@ TEST_CASE("contacts for presence privacy: shared active conversations, no blocks
   std::vector<std::string> too_many(kMaxContactCandidates + 1, "x");
   CHECK(f.chat->FilterContacts("alice", too_many).status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(f.chat->FilterContacts("alice", {""}).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("group commit: sends queued behind a busy writer are stored in one batch, each with its own outcome",
+          "[integration]") {
+  ChatOptions options = NoRateLimit();
+  options.send_writers = 1;
+  Fixture f(options);
+  const int64_t ab = f.Direct("alice", "bob");
+  const int64_t cd = f.Direct("carol", "dave");
+  const int64_t ae = f.Direct("alice", "erin");
+  REQUIRE(*f.chat->Block("erin", "alice"));
+
+  std::promise<void> release;
+  f.sink.release = release.get_future().share();
+  f.sink.hold = true;
+  auto entered = f.sink.entered.get_future();
+  // The first send occupies the only writer (its publish waits).
+  auto first = std::async(std::launch::async, [&] {
+    return f.chat->SendMessage({.user = "alice", .conversation_id = ab, .client_message_id = "a0", .content = "first"});
+  });
+  entered.wait();
+
+  struct Call {
+    Chat::SendInput input;
+    std::promise<absl::StatusOr<ChatStore::SendResult>> outcome;
+  };
+  std::vector<Call> calls(8);
+  calls[0].input = {.user = "alice", .conversation_id = ab, .client_message_id = "a1", .content = "one"};
+  calls[1].input = {.user = "carol", .conversation_id = cd, .client_message_id = "c1", .content = "other conversation"};
+  calls[2].input = {.user = "alice", .conversation_id = ae, .client_message_id = "e1", .content = "blocked"};
+  calls[3].input = {.user = "mallory", .conversation_id = ab, .client_message_id = "m1", .content = "not a participant"};
+  calls[4].input = {.user = "bob", .conversation_id = ab, .client_message_id = "b1", .content = "two"};
+  calls[5].input = {.user = "alice", .conversation_id = ab, .client_message_id = "a1", .content = "one"};  // retry in batch
+  calls[6].input = {.user = "alice", .conversation_id = 999999, .client_message_id = "x", .content = "nowhere"};
+  calls[7].input = {.user = "alice", .conversation_id = ab, .client_message_id = "a2", .content = "three"};
+  for (auto& call : calls) {
+    f.chat->SendMessageAsync(call.input, [&call](absl::StatusOr<ChatStore::SendResult> r) { call.outcome.set_value(std::move(r)); });
+  }
+  // A send whose caller gave up while it was queued is not stored.
+  std::promise<absl::StatusOr<ChatStore::SendResult>> gave_up;
+  f.chat->SendMessageAsync({.user = "bob", .conversation_id = ab, .client_message_id = "late", .content = "late"},
+                           [&](absl::StatusOr<ChatStore::SendResult> r) { gave_up.set_value(std::move(r)); },
+                           [] { return true; });
+  release.set_value();
+  REQUIRE(first.get().ok());
+
+  std::vector<absl::StatusOr<ChatStore::SendResult>> results;
+  for (auto& call : calls) results.push_back(call.outcome.get_future().get());
+  CHECK(gave_up.get_future().get().status().code() == absl::StatusCode::kCancelled);
+  REQUIRE(results[0].ok());
+  CHECK(results[0]->created);
+  CHECK(results[0]->message.seq == 2);
+  REQUIRE(results[1].ok());
+  CHECK(results[1]->message.seq == 1);
+  CHECK(results[2].status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK(results[3].status().code() == absl::StatusCode::kPermissionDenied);
+  REQUIRE(results[4].ok());
+  CHECK(results[4]->message.seq == 3);
+  REQUIRE(results[5].ok());
+  CHECK_FALSE(results[5]->created);
+  CHECK(results[5]->message.id == results[0]->message.id);
+  CHECK(results[6].status().code() == absl::StatusCode::kNotFound);
+  REQUIRE(results[7].ok());
+  CHECK(results[7]->message.seq == 4);
+
+  // Two publish batches: the first send's, then every new message of the batch together (one
+  // others' copy + one own copy each for a1, c1, b1, a2).
+  {
+    std::lock_guard lock(f.sink.mu);
+    REQUIRE(f.sink.batch_sizes.size() == 2);
+    CHECK(f.sink.batch_sizes[1] == 8);
+  }
+  auto page = f.chat->ListMessages("bob", ab, -1, -1, 50);
+  REQUIRE(page.ok());
+  std::vector<std::string> contents;
+  for (const auto& m : page->messages) contents.push_back(m.content);
+  CHECK(contents == std::vector<std::string>{"first", "one", "two", "three"});
+  auto unread = f.chat->GetUnreadCounts("bob");
+  REQUIRE(unread.ok());
+  CHECK(unread->total == 1);  // "three": his own "two" marked everything before it read
+}
+
+TEST_CASE("group commit: a full send queue refuses with Unavailable and stores nothing", "[integration]") {
+  ChatOptions options = NoRateLimit();
+  options.send_writers = 1;
+  options.send_queue_max = 1;
+  Fixture f(options);
+  const int64_t ab = f.Direct("alice", "bob");
+  std::promise<void> release;
+  f.sink.release = release.get_future().share();
+  f.sink.hold = true;
+  auto entered = f.sink.entered.get_future();
+  auto first = std::async(std::launch::async, [&] {
+    return f.chat->SendMessage({.user = "alice", .conversation_id = ab, .client_message_id = "a0", .content = "first"});
+  });
+  entered.wait();
+  std::promise<absl::StatusOr<ChatStore::SendResult>> queued, refused;
+  f.chat->SendMessageAsync({.user = "alice", .conversation_id = ab, .client_message_id = "a1", .content = "queued"},
+                           [&](absl::StatusOr<ChatStore::SendResult> r) { queued.set_value(std::move(r)); });
+  f.chat->SendMessageAsync({.user = "alice", .conversation_id = ab, .client_message_id = "a2", .content = "refused"},
+                           [&](absl::StatusOr<ChatStore::SendResult> r) { refused.set_value(std::move(r)); });
+  CHECK(refused.get_future().get().status().code() == absl::StatusCode::kUnavailable);
+  release.set_value();
+  REQUIRE(first.get().ok());
+  REQUIRE(queued.get_future().get().ok());
+  auto page = f.chat->ListMessages("bob", ab, -1, -1, 50);
+  REQUIRE(page.ok());
+  CHECK(page->messages.size() == 2);
 }
