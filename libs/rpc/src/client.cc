@@ -1,5 +1,7 @@
 #include "sb/rpc/client.h"
 
+#include "sb/rpc/process.h"
+
 #include <algorithm>
 #include <charconv>
 
@@ -83,6 +85,7 @@ absl::StatusOr<std::string> ServiceConfigJson(const ClientOptions& options) {
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& target, const ClientOptions& options) {
+  DisableMutexDeadlockDetection();
   auto config = ServiceConfigJson(options);
   if (!config.ok()) return config.status();
   grpc::ChannelArguments args;

@@ -1,5 +1,7 @@
 #include "sb/rpc/server.h"
 
+#include "sb/rpc/process.h"
+
 #include <algorithm>
 #include <thread>
 
@@ -26,7 +28,7 @@ std::string JoinHostPort(const std::string& host, int port) {
 
 }  // namespace
 
-Server::Server(ServerOptions options) : options_(std::move(options)) {}
+Server::Server(ServerOptions options) : options_(std::move(options)) { DisableMutexDeadlockDetection(); }
 
 Server::~Server() { Drain(absl::Now()); }
 
