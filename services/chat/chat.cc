@@ -281,13 +281,6 @@ absl::StatusOr<ChatStore::NewMessage> Chat::PrepareSend(const SendInput& in) {
                                 .type = type,
                                 .content = in.content,
                                 .media_url = in.media_url};
-  if (type != "system") {
-    auto author = Author(in.user);
-    if (!author.ok()) return author.status();
-    GateDecision decision = gate_.Evaluate(in.user, clock_(), author->first_seen, author->shadowed);
-    if (!decision.status.ok()) return decision.status;
-    message.content = gate_.Apply(decision, in.content, message.moderation);
-  }
   return message;
 }
 
@@ -306,15 +299,49 @@ absl::StatusOr<ChatStore::SendResult> Chat::SendMessage(const SendInput& input) 
   return future.get();
 }
 
-void Chat::CommitSends(std::vector<PendingSend>& batch) {
-  std::vector<PendingSend*> live;
+std::vector<Chat::PendingSend*> Chat::GateSends(std::vector<PendingSend>& batch) {
+  std::vector<PendingSend*> candidates;  // batch order: sends to one conversation keep their order
+  std::vector<size_t> moderated;         // indexes into candidates, one per attempt
+  std::vector<ModerationGate::Attempt> attempts;
   for (auto& pending : batch) {
     if (pending.cancelled && pending.cancelled()) {
       pending.done(absl::CancelledError("the send was cancelled or its deadline passed before it was stored"));
-    } else {
-      live.push_back(&pending);
+      continue;
+    }
+    if (pending.message.type != "system") {  // internal system messages are not moderated
+      auto author = Author(pending.message.sender_id);
+      if (!author.ok()) {
+        pending.done(author.status());
+        continue;
+      }
+      moderated.push_back(candidates.size());
+      attempts.push_back({pending.message.sender_id, author->first_seen, author->shadowed});
+    }
+    candidates.push_back(&pending);
+  }
+  std::vector<bool> refused(candidates.size(), false);
+  if (!attempts.empty()) {
+    // One shared-counter round trip for the batch; each attempt counts, in order.
+    const std::vector<GateDecision> decisions = gate_.EvaluateMany(attempts, clock_());
+    for (size_t k = 0; k < attempts.size(); ++k) {
+      PendingSend& pending = *candidates[moderated[k]];
+      if (!decisions[k].status.ok()) {
+        pending.done(decisions[k].status);
+        refused[moderated[k]] = true;
+      } else {
+        pending.message.content = gate_.Apply(decisions[k], pending.message.content, pending.message.moderation);
+      }
     }
   }
+  std::vector<PendingSend*> live;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (!refused[i]) live.push_back(candidates[i]);
+  }
+  return live;
+}
+
+void Chat::CommitSends(std::vector<PendingSend>& batch) {
+  std::vector<PendingSend*> live = GateSends(batch);
   if (live.empty()) return;
   std::vector<ChatStore::NewMessage> messages;
   for (PendingSend* pending : live) messages.push_back(pending->message);

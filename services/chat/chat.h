@@ -95,13 +95,13 @@ class Chat {
     bool internal = false;  // internal callers may send "system" messages
   };
   using SendDone = std::function<void(absl::StatusOr<ChatStore::SendResult>)>;
-  // Validates and applies the moderation gate on the calling thread (blocking: the send-rate count
-  // and the author's facts), then queues the write for group commit. `done` runs exactly once: on
-  // this thread when refused before the write (InvalidArgument, ResourceExhausted: rate limited,
-  // Unavailable: overloaded), otherwise on a writer thread once the message is committed and
-  // message:new published (NotFound, PermissionDenied: not a participant or blocked, or the
-  // result). `cancelled` (optional) is asked just before the write: true → Cancelled, nothing stored.
-  // Sends to one conversation are stored in call order.
+  // Never blocks (no I/O): validates, then queues the send for group commit. `done` runs exactly
+  // once: on this thread when refused at once (InvalidArgument, Unavailable: overloaded or
+  // stopping), otherwise on a writer thread, which applies the moderation gate to the whole batch
+  // (ResourceExhausted: rate limited), stores it, publishes message:new, then answers (NotFound,
+  // PermissionDenied: not a participant or blocked, or the result). `cancelled` (optional) is
+  // asked before the gate: true → Cancelled, nothing counted or stored. Sends to one conversation
+  // are stored in call order.
   void SendMessageAsync(const SendInput& input, SendDone done, std::function<bool()> cancelled = nullptr);
   // SendMessageAsync, waiting for `done`.
   absl::StatusOr<ChatStore::SendResult> SendMessage(const SendInput& input);
@@ -139,6 +139,9 @@ class Chat {
     std::function<bool()> cancelled;
   };
   absl::StatusOr<ChatStore::NewMessage> PrepareSend(const SendInput& input);
+  // On a writer thread: answers cancelled, unknown-author and rate-limited sends; moderates the
+  // rest, which it returns in batch order.
+  std::vector<PendingSend*> GateSends(std::vector<PendingSend>& batch);
   void CommitSends(std::vector<PendingSend>& batch);  // on a writer thread
   void AfterSends(const std::vector<absl::StatusOr<ChatStore::SendResult>>& results);
   void NotifyOffline(const std::vector<std::pair<const Message*, std::string>>& candidates);

@@ -2,6 +2,7 @@
 
 #include "sb/common/log.h"
 #include "sb/rpc/blocking.h"
+#include "sb/rpc/status.h"
 #include "services/chat/convert.h"
 
 namespace sb::chat {
@@ -118,25 +119,25 @@ grpc::ServerUnaryReactor* ChatService::LeaveConversation(grpc::CallbackServerCon
 
 grpc::ServerUnaryReactor* ChatService::SendMessage(grpc::CallbackServerContext* context, const pb::SendMessageRequest* req,
                                                    pb::SendMessageResponse* resp) {
-  // The pool thread validates and queues; the write is group-committed and the call finishes from
-  // the writer thread (sb::rpc::RunBlockingAsync), so no pool thread waits for Postgres.
-  return sb::rpc::RunBlockingAsync(context, pool_, [this, context, req, resp](sb::rpc::Finish finish) {
-    chat_.SendMessageAsync(
-        Chat::SendInput{.user = req->user_id(),
-                        .conversation_id = req->conversation_id(),
-                        .client_message_id = req->client_message_id(),
-                        .type = req->type(),
-                        .content = req->content(),
-                        .media_url = req->media_url(),
-                        .internal = req->type() == "system"},
-        [resp, finish = std::move(finish)](absl::StatusOr<ChatStore::SendResult> result) {
-          if (!result.ok()) return finish(result.status());
-          ToProto(result->message, true, resp->mutable_message());
-          resp->set_created(result->created);
-          finish(absl::OkStatus());
-        },
-        [context] { return context->IsCancelled(); });
-  });
+  // SendMessageAsync never blocks, so it runs right here on the callback thread; the write is
+  // group-committed and the call finishes from the writer thread. No pool thread is involved.
+  auto* reactor = context->DefaultReactor();
+  chat_.SendMessageAsync(
+      Chat::SendInput{.user = req->user_id(),
+                      .conversation_id = req->conversation_id(),
+                      .client_message_id = req->client_message_id(),
+                      .type = req->type(),
+                      .content = req->content(),
+                      .media_url = req->media_url(),
+                      .internal = req->type() == "system"},
+      [reactor, resp](absl::StatusOr<ChatStore::SendResult> result) {
+        if (!result.ok()) return reactor->Finish(sb::rpc::ToGrpcStatus(result.status()));
+        ToProto(result->message, true, resp->mutable_message());
+        resp->set_created(result->created);
+        reactor->Finish(grpc::Status::OK);
+      },
+      [context] { return context->IsCancelled(); });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ChatService::EditMessage(grpc::CallbackServerContext* context, const pb::EditMessageRequest* req,

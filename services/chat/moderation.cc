@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "sb/common/log.h"
+#include "sb/common/status.h"
 
 namespace sb::chat {
 namespace {
@@ -109,20 +110,32 @@ bool SendRateLimiter::InCooldown(const std::string& user, absl::Time now) {
   return it != users_.end() && it->second.cooldown_until > now;
 }
 
-SendRateCounter::Verdict ModerationGate::CheckRate(const std::string& user, absl::Time now) {
-  if (shared_counter_ != nullptr) {
-    auto verdict = shared_counter_->Check(user, now);
-    if (verdict.ok()) return *verdict;
-    sb::log::Warn("send rate: shared counter unavailable, limiting per instance",
-                  {{"error", std::string(verdict.status().message())}});
+absl::StatusOr<std::vector<SendRateCounter::Verdict>> SendRateCounter::CheckMany(const std::vector<std::string>& users,
+                                                                                absl::Time now) {
+  std::vector<Verdict> verdicts;
+  for (const auto& user : users) {
+    SB_ASSIGN_OR_RETURN(Verdict v, Check(user, now));
+    verdicts.push_back(v);
   }
-  return *limiter_.Check(user, now);
+  return verdicts;
 }
 
-GateDecision ModerationGate::Evaluate(const std::string& user, absl::Time now, absl::Time first_seen, bool shadowed) {
+std::vector<SendRateCounter::Verdict> ModerationGate::CheckRates(const std::vector<std::string>& users, absl::Time now) {
+  if (shared_counter_ != nullptr) {
+    auto verdicts = shared_counter_->CheckMany(users, now);
+    if (verdicts.ok() && verdicts->size() == users.size()) return *std::move(verdicts);
+    sb::log::Warn("send rate: shared counter unavailable, limiting per instance",
+                  {{"error", verdicts.ok() ? std::string("reply size") : std::string(verdicts.status().message())}});
+  }
+  std::vector<SendRateCounter::Verdict> verdicts;
+  for (const auto& user : users) verdicts.push_back(*limiter_.Check(user, now));
+  return verdicts;
+}
+
+GateDecision ModerationGate::Decide(SendRateCounter::Verdict verdict, const Attempt& attempt, absl::Time now) const {
   GateDecision d;
   auto add_reason = [&](const char* r) { d.reason = d.reason.empty() ? r : absl::StrCat(d.reason, ",", r); };
-  switch (CheckRate(user, now)) {
+  switch (verdict) {
     case SendRateCounter::Verdict::kLimited:
       d.status = absl::ResourceExhaustedError(absl::StrCat(
           "sending too fast: at most ", options_.send_rate, " messages per ",
@@ -136,15 +149,28 @@ GateDecision ModerationGate::Evaluate(const std::string& user, absl::Time now, a
     case SendRateCounter::Verdict::kAllowed:
       break;
   }
-  if (options_.new_account_age > absl::ZeroDuration() && now - first_seen < options_.new_account_age) {
+  if (options_.new_account_age > absl::ZeroDuration() && now - attempt.first_seen < options_.new_account_age) {
     d.strip_links = true;
     add_reason("new_account");
   }
-  if (shadowed) {
+  if (attempt.shadowed) {
     d.shadow = true;
     add_reason("shadowed");
   }
   return d;
+}
+
+std::vector<GateDecision> ModerationGate::EvaluateMany(const std::vector<Attempt>& attempts, absl::Time now) {
+  std::vector<std::string> users;
+  for (const auto& a : attempts) users.push_back(a.user);
+  const std::vector<SendRateCounter::Verdict> verdicts = CheckRates(users, now);
+  std::vector<GateDecision> decisions;
+  for (size_t i = 0; i < attempts.size(); ++i) decisions.push_back(Decide(verdicts[i], attempts[i], now));
+  return decisions;
+}
+
+GateDecision ModerationGate::Evaluate(const std::string& user, absl::Time now, absl::Time first_seen, bool shadowed) {
+  return EvaluateMany({Attempt{user, first_seen, shadowed}}, now).front();
 }
 
 std::string ModerationGate::Apply(const GateDecision& decision, const std::string& content,

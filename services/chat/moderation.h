@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -50,6 +51,9 @@ class SendRateCounter {
   virtual ~SendRateCounter() = default;
   // Records one send attempt of `user` at `now`; kLimited ones are not counted as sent.
   virtual absl::StatusOr<Verdict> Check(const std::string& user, absl::Time now) = 0;
+  // Check for each entry of `users` in order (a user may repeat: each entry is one attempt). The
+  // outer status fails as a whole (nothing recorded); by default one Check each.
+  virtual absl::StatusOr<std::vector<Verdict>> CheckMany(const std::vector<std::string>& users, absl::Time now);
 };
 
 // SendRateCounter in process memory (one instance's view). Never fails.
@@ -90,13 +94,21 @@ class ModerationGate {
 
   // `first_seen` is when the account entered the user directory; `shadowed` its author flag.
   GateDecision Evaluate(const std::string& user, absl::Time now, absl::Time first_seen, bool shadowed);
+  struct Attempt {
+    std::string user;
+    absl::Time first_seen;
+    bool shadowed = false;
+  };
+  // Evaluate for several sends at once, in order (one shared-counter round trip for all).
+  std::vector<GateDecision> EvaluateMany(const std::vector<Attempt>& attempts, absl::Time now);
   // Applies `decision` to the message content, filling `moderation` (links_stripped, shadowed, reason).
   std::string Apply(const GateDecision& decision, const std::string& content, Moderation& moderation) const;
 
   const ModerationOptions& options() const { return options_; }
 
  private:
-  SendRateCounter::Verdict CheckRate(const std::string& user, absl::Time now);
+  std::vector<SendRateCounter::Verdict> CheckRates(const std::vector<std::string>& users, absl::Time now);
+  GateDecision Decide(SendRateCounter::Verdict verdict, const Attempt& attempt, absl::Time now) const;
 
   ModerationOptions options_;
   SendRateLimiter limiter_;

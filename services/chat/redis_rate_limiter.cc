@@ -1,6 +1,7 @@
 #include "services/chat/redis_rate_limiter.h"
 
 #include "absl/strings/str_cat.h"
+#include "sb/common/status.h"
 
 namespace sb::chat {
 namespace {
@@ -37,23 +38,31 @@ RedisSendRateCounter::RedisSendRateCounter(redis::Client& redis, ModerationOptio
     : redis_(redis), options_(options), instance_id_(std::move(instance_id)), script_(kCheckScript) {}
 
 absl::StatusOr<SendRateCounter::Verdict> RedisSendRateCounter::Check(const std::string& user, absl::Time now) {
+  SB_ASSIGN_OR_RETURN(std::vector<Verdict> verdicts, CheckMany({user}, now));
+  return verdicts.front();
+}
+
+absl::StatusOr<std::vector<SendRateCounter::Verdict>> RedisSendRateCounter::CheckMany(
+    const std::vector<std::string>& users, absl::Time now) {
   const int64_t now_ms = absl::ToUnixMillis(now);
-  // Several sends in the same millisecond must stay distinct members of the set.
-  std::string member = absl::StrCat(now_ms, ":", instance_id_, ":", sequence_.fetch_add(1));
-  auto reply = script_.Run(redis_, {absl::StrCat("sb:chat:rate:", user), absl::StrCat("sb:chat:cooldown:", user)},
+  std::vector<redis::Script::Invocation> invocations;
+  for (const auto& user : users) {
+    // Several sends in the same millisecond must stay distinct members of the set.
+    std::string member = absl::StrCat(now_ms, ":", instance_id_, ":", sequence_.fetch_add(1));
+    invocations.push_back({{absl::StrCat("sb:chat:rate:", user), absl::StrCat("sb:chat:cooldown:", user)},
                            {std::to_string(now_ms), std::to_string(absl::ToInt64Milliseconds(options_.send_window)),
                             std::to_string(options_.send_rate),
-                            std::to_string(absl::ToInt64Milliseconds(options_.cooldown)), std::move(member)});
-  if (!reply.ok()) return reply.status();
-  if (reply->type != redis::Reply::Type::kInteger) return absl::InternalError("send rate script: unexpected reply");
-  switch (reply->integer) {
-    case 0:
-      return Verdict::kAllowed;
-    case 1:
-      return Verdict::kAllowedInCooldown;
-    default:
-      return Verdict::kLimited;
+                            std::to_string(absl::ToInt64Milliseconds(options_.cooldown)), std::move(member)}});
   }
+  SB_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, script_.RunPipelined(redis_, invocations));
+  std::vector<Verdict> verdicts;
+  for (const auto& reply : replies) {
+    if (reply.type != redis::Reply::Type::kInteger) return absl::InternalError("send rate script: unexpected reply");
+    verdicts.push_back(reply.integer == 0 ? Verdict::kAllowed
+                       : reply.integer == 1 ? Verdict::kAllowedInCooldown
+                                            : Verdict::kLimited);
+  }
+  return verdicts;
 }
 
 }  // namespace sb::chat

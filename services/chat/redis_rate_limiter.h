@@ -1,6 +1,7 @@
 // RedisSendRateCounter: the moderation gate's send counting (moderation.h) kept in Redis, so that
 // every sb-chat replica enforces one limit per user (in memory, N replicas would allow N times the
-// rate). One Lua call per send: prune the user's window, count, record or start a cooldown.
+// rate). One Lua call per send (pipelined for a batch): prune the user's window, count, record or
+// start a cooldown.
 //
 // Keys (expire on their own): sb:chat:rate:{user} (sorted set of send times, ms) and
 // sb:chat:cooldown:{user} (cooldown end, ms). Times come from the caller's clock, so tests with a
@@ -23,6 +24,8 @@ class RedisSendRateCounter : public SendRateCounter {
 
   // Unavailable (or another error) when Redis cannot answer; nothing is recorded then.
   absl::StatusOr<Verdict> Check(const std::string& user, absl::Time now) override;
+  // One pipelined round trip for all.
+  absl::StatusOr<std::vector<Verdict>> CheckMany(const std::vector<std::string>& users, absl::Time now) override;
 
  private:
   redis::Client& redis_;

@@ -77,3 +77,21 @@ TEST_CASE("the gate limits per instance while Redis is unreachable, then shares 
   auto after = gate.Evaluate("erin", t0 + absl::Seconds(1), t0 - absl::Hours(100), false);
   CHECK(after.status.ok());
 }
+
+TEST_CASE("a batch of attempts counts each one in order, in one round trip, like single checks", "[integration]") {
+  auto redis = Connect();
+  RedisSendRateCounter shared(*redis, kOptions, "chat-batch");
+  SendRateLimiter memory(kOptions);
+  const absl::Time t0 = absl::FromUnixSeconds(3'000'000);
+  const std::vector<std::string> users{"erin", "frank", "erin", "erin", "erin", "frank"};
+  const std::vector<Verdict> expected{Verdict::kAllowed, Verdict::kAllowed, Verdict::kAllowed,
+                                      Verdict::kAllowed, Verdict::kLimited, Verdict::kAllowed};
+  auto batch = shared.CheckMany(users, t0);
+  REQUIRE(batch.ok());
+  CHECK(*batch == expected);
+  auto in_memory = memory.CheckMany(users, t0);  // the default: one Check each
+  REQUIRE(in_memory.ok());
+  CHECK(*in_memory == expected);
+  // The limited attempt started erin's cooldown for later single checks too.
+  CHECK(*shared.Check("erin", t0 + absl::Seconds(20)) == Verdict::kAllowedInCooldown);
+}

@@ -9,7 +9,6 @@
 //   }
 #pragma once
 
-#include <functional>
 #include <utility>
 
 #include <grpcpp/server_context.h>
@@ -22,13 +21,8 @@
 
 namespace sb::rpc {
 
-// RunBlockingAsync: the same for work that completes later on another thread (e.g. a write queued
-// for group commit). `work(finish)` runs on `pool`; `finish(absl::Status)` must be called exactly
-// once, from any thread, after the response is filled.
-using Finish = std::function<void(absl::Status)>;
-
 template <typename Work>
-grpc::ServerUnaryReactor* RunBlockingAsync(grpc::CallbackServerContext* context, sb::BlockingPool& pool, Work work) {
+grpc::ServerUnaryReactor* RunBlocking(grpc::CallbackServerContext* context, sb::BlockingPool& pool, Work work) {
   auto* reactor = context->DefaultReactor();
   absl::Status submitted =
       pool.Submit([context, reactor, work = std::move(work), rid = RequestId(context)]() mutable {
@@ -37,15 +31,10 @@ grpc::ServerUnaryReactor* RunBlockingAsync(grpc::CallbackServerContext* context,
           reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled or deadline exceeded while queued"));
           return;
         }
-        work(Finish([reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); }));
+        reactor->Finish(ToGrpcStatus(work()));
       });
   if (!submitted.ok()) reactor->Finish(ToGrpcStatus(submitted));
   return reactor;
-}
-
-template <typename Work>
-grpc::ServerUnaryReactor* RunBlocking(grpc::CallbackServerContext* context, sb::BlockingPool& pool, Work work) {
-  return RunBlockingAsync(context, pool, [work = std::move(work)](const Finish& finish) mutable { finish(work()); });
 }
 
 }  // namespace sb::rpc
