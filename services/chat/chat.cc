@@ -1,5 +1,6 @@
 #include "services/chat/chat.h"
 
+#include <algorithm>
 #include <future>
 
 #include <boost/json.hpp>
@@ -202,6 +203,7 @@ absl::StatusOr<Conversation> Chat::AfterMembershipChange(const std::string& user
   // Per-user fields differ, but a membership change is about the participant list: everyone gets
   // the shared part (their own unread/mute come from the list or GetConversation).
   PublishConversation(result->conversation, result->affected);
+  if (result->system_message) AfterSends({*std::move(result->system_message)});
   std::vector<Conversation> one{std::move(result->conversation)};
   FillOnline(one);
   return std::move(one[0]);
@@ -241,6 +243,7 @@ absl::Status Chat::LeaveConversation(const std::string& user, int64_t conversati
   if (absl::Status s = CheckConversationId(conversation_id); !s.ok()) return s;
   auto result = store_.Leave(user, conversation_id);
   if (!result.ok()) return result.status();
+  if (result->system_message) AfterSends({*std::move(result->system_message)});
   std::vector<std::string> remaining = result->affected;
   remaining.pop_back();  // the leaver, last
   if (!remaining.empty()) {
@@ -377,10 +380,14 @@ void Chat::AfterSends(const std::vector<absl::StatusOr<ChatStore::SendResult>>& 
     if (!m.moderation.shadowed) {
       deliveries.push_back({Others(result->audience, m.sender_id), "message:new", MessageJson(m, false)});
       for (const auto& a : result->audience) {
-        if (a.user_id != m.sender_id && !a.muted) offline_candidates.emplace_back(&m, a.user_id);
+        // System messages (membership changes) are no reason to notify anyone.
+        if (a.user_id != m.sender_id && !a.muted && m.type != "system") offline_candidates.emplace_back(&m, a.user_id);
       }
     }
-    deliveries.push_back({{m.sender_id}, "message:new", MessageJson(m, true)});
+    // The own copy only to a sender still in the audience (not to someone who just left).
+    const bool sender_in_audience = std::any_of(result->audience.begin(), result->audience.end(),
+                                                [&](const Audience& a) { return a.user_id == m.sender_id; });
+    if (sender_in_audience) deliveries.push_back({{m.sender_id}, "message:new", MessageJson(m, true)});
   }
   if (deliveries.empty()) return;
   if (absl::Status published = events_.PublishBatch(deliveries); !published.ok()) {

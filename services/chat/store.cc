@@ -4,12 +4,14 @@
 #include <tuple>
 #include <map>
 
+#include <boost/json.hpp>
 #include <pqxx/pqxx>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "sb/common/status.h"
 #include "sb/db/arrays.h"
 #include "sb/db/transaction.h"
 
@@ -138,6 +140,84 @@ std::vector<Conversation> LoadConversations(pqxx::work& tx, const std::string& v
 
 void EnsureUser(pqxx::work& tx, const std::string& user_id) {
   tx.exec_params0("INSERT INTO chat.users (id) VALUES ($1) ON CONFLICT (id) DO NOTHING", user_id);
+}
+
+}  // namespace
+
+namespace {
+
+using SendResults = std::vector<absl::StatusOr<ChatStore::SendResult>>;
+
+// chat.send_messages (migrations/0003) runs chat.send_message (0002: lock, idempotency, block
+// check, seq, insert, unread and read positions, audience) per item on the server and returns the
+// stored rows (expanded as "m" for kMessageColumns): one round trip for any number of sends.
+absl::StatusOr<SendResults> StoreSends(pqxx::transaction_base& tx, const std::vector<ChatStore::NewMessage>& messages) {
+  std::vector<int64_t> conversations;
+  std::vector<std::string> senders, client_ids, kinds, contents, media_urls, links_stripped, shadowed, reasons;
+  for (const ChatStore::NewMessage& m : messages) {
+    conversations.push_back(m.conversation_id);
+    senders.push_back(m.sender_id);
+    client_ids.push_back(m.client_message_id);
+    kinds.push_back(m.type);
+    contents.push_back(m.content);
+    media_urls.push_back(m.media_url);
+    links_stripped.push_back(m.moderation.links_stripped ? "t" : "f");
+    shadowed.push_back(m.moderation.shadowed ? "t" : "f");
+    reasons.push_back(m.moderation.reason);
+  }
+  auto rows = tx.exec_params(
+      absl::StrCat("SELECT r.ord, r.outcome, r.created, r.audience_ids, r.audience_muted, ", kMessageColumns,
+                   " FROM chat.send_messages($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+                   " $7::boolean[], $8::boolean[], $9::text[]) r, LATERAL (SELECT (r.msg).*) m ORDER BY r.ord"),
+      sb::db::IdArray(conversations), sb::db::TextArray(senders), sb::db::TextArray(client_ids),
+      sb::db::TextArray(kinds), sb::db::TextArray(contents), sb::db::TextArray(media_urls),
+      sb::db::TextArray(links_stripped), sb::db::TextArray(shadowed), sb::db::TextArray(reasons));
+  if (rows.size() != messages.size()) {
+    return absl::InternalError(absl::StrCat("chat.send_messages: ", rows.size(), " rows for ", messages.size(), " sends"));
+  }
+  SendResults results;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& row = rows[i];
+    const ChatStore::NewMessage& in = messages[i];
+    const std::string outcome = row[1].as<std::string>();
+    if (outcome == "not_found") {
+      results.push_back(absl::NotFoundError(absl::StrCat("conversation ", in.conversation_id, " not found")));
+    } else if (outcome == "not_participant") {
+      results.push_back(
+          absl::PermissionDeniedError(absl::StrCat("not a participant of conversation ", in.conversation_id)));
+    } else if (outcome == "blocked") {
+      results.push_back(absl::PermissionDeniedError("cannot send: one of you blocked the other"));
+    } else if (outcome != "ok") {
+      results.push_back(absl::InternalError(absl::StrCat("chat.send_message: unexpected outcome ", outcome)));
+    } else {
+      ChatStore::SendResult result;
+      result.created = row[2].as<bool>();
+      result.message = ReadMessage(row, 5);
+      const std::vector<std::string> ids = sb::db::ParseArray(row[3]);
+      const std::vector<std::string> muted = sb::db::ParseArray(row[4]);
+      if (ids.size() != muted.size()) return absl::InternalError("chat.send_message: audience arrays differ in length");
+      for (size_t k = 0; k < ids.size(); ++k) result.audience.push_back(Audience{ids[k], muted[k] == "t"});
+      results.push_back(std::move(result));
+    }
+  }
+  return results;
+}
+
+// A system message about a membership change, stored in the change's transaction (so both or
+// neither happen) with `actor`, still a participant, as its sender. `content` is a JSON object
+// (docs/chat.md: system messages) that clients render in their own words.
+absl::StatusOr<ChatStore::SendResult> StoreSystemMessage(pqxx::work& tx, int64_t conversation_id,
+                                                         const std::string& actor, boost::json::object content) {
+  // Unique per change: the conversation's next sequence number cannot repeat while the row is locked.
+  const int64_t next_seq =
+      tx.exec_params1("SELECT last_seq + 1 FROM chat.conversations WHERE id = $1", conversation_id)[0].as<int64_t>();
+  ChatStore::NewMessage message{.conversation_id = conversation_id,
+                                .sender_id = actor,
+                                .client_message_id = absl::StrCat("system:", next_seq),
+                                .type = "system",
+                                .content = boost::json::serialize(content)};
+  SB_ASSIGN_OR_RETURN(SendResults results, StoreSends(tx, {message}));
+  return std::move(results[0]);
 }
 
 }  // namespace
@@ -344,6 +424,10 @@ absl::StatusOr<ChatStore::MembershipResult> ChatStore::AddParticipants(const std
       return absl::InvalidArgumentError("participant_ids: a group has at most 256 participants");
     }
     MembershipResult result;
+    boost::json::array added(users.begin(), users.end());
+    SB_ASSIGN_OR_RETURN(result.system_message,
+                        StoreSystemMessage(tx, conversation_id, actor,
+                                           {{"event", "participants_added"}, {"actorId", actor}, {"userIds", added}}));
     result.affected = ActiveIds(tx, conversation_id);
     result.conversation = std::move(LoadConversations(tx, actor, {conversation_id})[0]);
     return result;
@@ -363,6 +447,9 @@ absl::StatusOr<ChatStore::MembershipResult> ChatStore::RemoveParticipant(const s
         conversation_id, user);
     if (removed.empty()) return absl::NotFoundError(absl::StrCat(user, " is not a participant"));
     MembershipResult result;
+    SB_ASSIGN_OR_RETURN(result.system_message,
+                        StoreSystemMessage(tx, conversation_id, actor,
+                                           {{"event", "participant_removed"}, {"actorId", actor}, {"userId", user}}));
     result.affected = ActiveIds(tx, conversation_id);
     result.affected.push_back(user);
     result.conversation = std::move(LoadConversations(tx, actor, {conversation_id})[0]);
@@ -396,6 +483,10 @@ absl::StatusOr<ChatStore::MembershipResult> ChatStore::Leave(const std::string& 
   return sb::db::RunInTransaction(pool_, [&](pqxx::work& tx) -> absl::StatusOr<MembershipResult> {
     auto role = LockGroup(tx, actor, conversation_id, false);
     if (!role.ok()) return role.status();
+    MembershipResult result;
+    // Sent while the leaver is still a participant; the audience is everyone but them (below).
+    SB_ASSIGN_OR_RETURN(result.system_message,
+                        StoreSystemMessage(tx, conversation_id, actor, {{"event", "participant_left"}, {"userId", actor}}));
     tx.exec_params0("UPDATE chat.participants SET left_at = now(), role = 'member' WHERE conversation_id = $1 AND user_id = $2",
                     conversation_id, actor);
     if (*role == "admin" && ActiveAdmins(tx, conversation_id) == 0) {
@@ -405,7 +496,9 @@ absl::StatusOr<ChatStore::MembershipResult> ChatStore::Leave(const std::string& 
           "  ORDER BY joined_at, user_id LIMIT 1)",
           conversation_id);
     }
-    MembershipResult result;
+    auto& audience = result.system_message->audience;
+    audience.erase(std::remove_if(audience.begin(), audience.end(), [&](const Audience& a) { return a.user_id == actor; }),
+                   audience.end());
     result.affected = ActiveIds(tx, conversation_id);
     result.affected.push_back(actor);
     return result;
@@ -422,64 +515,10 @@ absl::StatusOr<std::vector<Audience>> ChatStore::ListAudience(const std::string&
       {.read_only = true});
 }
 
-absl::StatusOr<std::vector<absl::StatusOr<ChatStore::SendResult>>> ChatStore::SendMessages(
-    const std::vector<NewMessage>& messages) {
-  std::vector<int64_t> conversations;
-  std::vector<std::string> senders, client_ids, kinds, contents, media_urls, links_stripped, shadowed, reasons;
-  for (const NewMessage& m : messages) {
-    conversations.push_back(m.conversation_id);
-    senders.push_back(m.sender_id);
-    client_ids.push_back(m.client_message_id);
-    kinds.push_back(m.type);
-    contents.push_back(m.content);
-    media_urls.push_back(m.media_url);
-    links_stripped.push_back(m.moderation.links_stripped ? "t" : "f");
-    shadowed.push_back(m.moderation.shadowed ? "t" : "f");
-    reasons.push_back(m.moderation.reason);
-  }
-  // One statement: chat.send_messages (migrations/0003) runs chat.send_message (0002: lock,
-  // idempotency, block check, seq, insert, unread and read positions, audience) per item on the
-  // server and returns the stored rows (expanded as "m" for kMessageColumns); autocommitted, so a
-  // batch costs one round trip and one commit.
-  using Results = std::vector<absl::StatusOr<SendResult>>;
-  return sb::db::RunStatement(pool_, [&](pqxx::nontransaction& tx) -> absl::StatusOr<Results> {
-    auto rows = tx.exec_params(
-        absl::StrCat("SELECT r.ord, r.outcome, r.created, r.audience_ids, r.audience_muted, ", kMessageColumns,
-                     " FROM chat.send_messages($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-                     " $7::boolean[], $8::boolean[], $9::text[]) r, LATERAL (SELECT (r.msg).*) m ORDER BY r.ord"),
-        sb::db::IdArray(conversations), sb::db::TextArray(senders), sb::db::TextArray(client_ids),
-        sb::db::TextArray(kinds), sb::db::TextArray(contents), sb::db::TextArray(media_urls),
-        sb::db::TextArray(links_stripped), sb::db::TextArray(shadowed), sb::db::TextArray(reasons));
-    if (rows.size() != messages.size()) {
-      return absl::InternalError(absl::StrCat("chat.send_messages: ", rows.size(), " rows for ", messages.size(), " sends"));
-    }
-    Results results;
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const auto& row = rows[i];
-      const NewMessage& in = messages[i];
-      const std::string outcome = row[1].as<std::string>();
-      if (outcome == "not_found") {
-        results.push_back(absl::NotFoundError(absl::StrCat("conversation ", in.conversation_id, " not found")));
-      } else if (outcome == "not_participant") {
-        results.push_back(
-            absl::PermissionDeniedError(absl::StrCat("not a participant of conversation ", in.conversation_id)));
-      } else if (outcome == "blocked") {
-        results.push_back(absl::PermissionDeniedError("cannot send: one of you blocked the other"));
-      } else if (outcome != "ok") {
-        results.push_back(absl::InternalError(absl::StrCat("chat.send_message: unexpected outcome ", outcome)));
-      } else {
-        SendResult result;
-        result.created = row[2].as<bool>();
-        result.message = ReadMessage(row, 5);
-        const std::vector<std::string> ids = sb::db::ParseArray(row[3]);
-        const std::vector<std::string> muted = sb::db::ParseArray(row[4]);
-        if (ids.size() != muted.size()) return absl::InternalError("chat.send_message: audience arrays differ in length");
-        for (size_t k = 0; k < ids.size(); ++k) result.audience.push_back(Audience{ids[k], muted[k] == "t"});
-        results.push_back(std::move(result));
-      }
-    }
-    return results;
-  });
+
+absl::StatusOr<SendResults> ChatStore::SendMessages(const std::vector<NewMessage>& messages) {
+  // Autocommitted: a batch costs one round trip and one commit.
+  return sb::db::RunStatement(pool_, [&](pqxx::nontransaction& tx) { return StoreSends(tx, messages); });
 }
 
 absl::StatusOr<ChatStore::ChangeResult> ChatStore::EditMessage(const std::string& user_id, int64_t message_id,

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,22 +59,6 @@ class ChatStore {
   absl::StatusOr<ConversationPage> ListConversations(const std::string& viewer, int limit, const std::string& cursor);
   absl::Status SetMuted(const std::string& viewer, int64_t conversation_id, bool muted);
 
-  // Group membership; see chat.proto for the rules. `affected` lists everyone to tell (the
-  // active participants after the change plus whoever was removed or left).
-  struct MembershipResult {
-    Conversation conversation;  // as `actor` sees it (empty after Leave)
-    std::vector<std::string> affected;
-  };
-  absl::StatusOr<MembershipResult> AddParticipants(const std::string& actor, int64_t conversation_id,
-                                                   const std::vector<std::string>& users);
-  absl::StatusOr<MembershipResult> RemoveParticipant(const std::string& actor, int64_t conversation_id,
-                                                     const std::string& user);
-  absl::StatusOr<MembershipResult> SetRole(const std::string& actor, int64_t conversation_id, const std::string& user,
-                                           const std::string& role);
-  absl::StatusOr<MembershipResult> Leave(const std::string& actor, int64_t conversation_id);
-  // The active participants, if `viewer` is one of them.
-  absl::StatusOr<std::vector<Audience>> ListAudience(const std::string& viewer, int64_t conversation_id);
-
   struct NewMessage {
     int64_t conversation_id = 0;
     std::string sender_id;
@@ -88,6 +73,25 @@ class ChatStore {
     bool created = false;  // false: an earlier send with the same client_message_id
     std::vector<Audience> audience;
   };
+  // Group membership; see chat.proto for the rules. `affected` lists everyone to tell (the
+  // active participants after the change plus whoever was removed or left).
+  struct MembershipResult {
+    Conversation conversation;  // as `actor` sees it (empty after Leave)
+    std::vector<std::string> affected;
+    // The change's system message (docs/chat.md), stored in the same transaction; for Leave its
+    // audience leaves out the leaver. None for role changes.
+    std::optional<SendResult> system_message;
+  };
+  absl::StatusOr<MembershipResult> AddParticipants(const std::string& actor, int64_t conversation_id,
+                                                   const std::vector<std::string>& users);
+  absl::StatusOr<MembershipResult> RemoveParticipant(const std::string& actor, int64_t conversation_id,
+                                                     const std::string& user);
+  absl::StatusOr<MembershipResult> SetRole(const std::string& actor, int64_t conversation_id, const std::string& user,
+                                           const std::string& role);
+  absl::StatusOr<MembershipResult> Leave(const std::string& actor, int64_t conversation_id);
+  // The active participants, if `viewer` is one of them.
+  absl::StatusOr<std::vector<Audience>> ListAudience(const std::string& viewer, int64_t conversation_id);
+
   // Stores `messages` in one statement (one transaction; chat.send_messages), in order, each with
   // the rules of a single send. The outer status is the statement's (e.g. Unavailable: connection
   // lost, outcome unknown; the caller may retry each item alone, sends are idempotent); the inner

@@ -506,12 +506,23 @@ TEST_CASE("group membership: admins add/remove/promote, leaving keeps an admin",
   f.Send("alice", g, "before carol joined");
 
   CHECK(f.chat->AddParticipants("bob", g, {"carol"}).status().code() == absl::StatusCode::kPermissionDenied);
+  const size_t notified = f.notifier.recipients.size();  // bob, offline, for the message above
   auto added = f.chat->AddParticipants("alice", g, {"carol", "bob"});
   REQUIRE(added.ok());
   CHECK(added->participants.size() == 3);
   CHECK(f.sink.To("carol", "conversation:updated").size() == 1);
-  CHECK(f.chat->GetUnreadCounts("carol")->total == 0);  // joins with history read
-  CHECK(f.chat->ListMessages("carol", g, -1, -1, 10)->messages.size() == 1);
+  // Joins with the history read; what is new is the system message of the change.
+  CHECK(f.chat->GetUnreadCounts("carol")->total == 1);
+  auto history = f.chat->ListMessages("carol", g, -1, -1, 10);
+  REQUIRE(history.ok());
+  REQUIRE(history->messages.size() == 2);
+  const Message& joined = history->messages[1];
+  CHECK(joined.type == "system");
+  CHECK(joined.sender_id == "alice");
+  CHECK(joined.content == R"({"event":"participants_added","actorId":"alice","userIds":["carol","bob"]})");
+  CHECK(f.sink.To("carol", "message:new").size() == 1);
+  CHECK(f.sink.To("bob", "message:new").size() == 2);
+  CHECK(f.notifier.recipients.size() == notified);  // offline, but a membership change notifies no one
 
   // The last admin cannot step down; after promoting bob she can.
   CHECK(f.chat->SetParticipantRole("alice", g, "alice", "member").status().code() ==
@@ -522,14 +533,25 @@ TEST_CASE("group membership: admins add/remove/promote, leaving keeps an admin",
 
   // Removed users lose access but are told.
   const size_t told_before = f.sink.To("carol", "conversation:updated").size();
+  const size_t carol_messages = f.sink.To("carol", "message:new").size();
   REQUIRE(f.chat->RemoveParticipant("bob", g, "carol").ok());
   CHECK(f.sink.To("carol", "conversation:updated").size() == told_before + 1);
+  CHECK(f.sink.To("carol", "message:new").size() == carol_messages);  // the removal message is for the others
+  auto removal = f.chat->ListMessages("alice", g, -1, -1, 10);
+  REQUIRE(removal.ok());
+  CHECK(removal->messages.back().content == R"({"event":"participant_removed","actorId":"bob","userId":"carol"})");
   CHECK(f.chat->ListMessages("carol", g, -1, -1, 10).status().code() == absl::StatusCode::kPermissionDenied);
   auto send = f.chat->SendMessage({.user = "carol", .conversation_id = g, .client_message_id = "z", .content = "hi"});
   CHECK(send.status().code() == absl::StatusCode::kPermissionDenied);
 
   // The only admin leaves: the longest-standing remaining member becomes admin.
+  f.sink.Clear();
   REQUIRE(f.chat->LeaveConversation("bob", g).ok());
+  CHECK(f.sink.To("alice", "message:new").size() == 1);
+  CHECK(f.sink.To("bob", "message:new").empty());
+  auto left = f.chat->ListMessages("alice", g, -1, -1, 10);
+  REQUIRE(left.ok());
+  CHECK(left->messages.back().content == R"({"event":"participant_left","userId":"bob"})");
   auto after = f.chat->GetConversation("alice", g);
   REQUIRE(after.ok());
   REQUIRE(after->participants.size() == 1);

@@ -83,7 +83,7 @@ TEST_CASE("a batch of attempts counts each one in order, in one round trip, like
   RedisSendRateCounter shared(*redis, kOptions, "chat-batch");
   SendRateLimiter memory(kOptions);
   const absl::Time t0 = absl::FromUnixSeconds(3'000'000);
-  const std::vector<std::string> users{"erin", "frank", "erin", "erin", "erin", "frank"};
+  const std::vector<std::string> users{"gina", "hank", "gina", "gina", "gina", "hank"};
   const std::vector<Verdict> expected{Verdict::kAllowed, Verdict::kAllowed, Verdict::kAllowed,
                                       Verdict::kAllowed, Verdict::kLimited, Verdict::kAllowed};
   auto batch = shared.CheckMany(users, t0);
@@ -92,6 +92,6 @@ TEST_CASE("a batch of attempts counts each one in order, in one round trip, like
   auto in_memory = memory.CheckMany(users, t0);  // the default: one Check each
   REQUIRE(in_memory.ok());
   CHECK(*in_memory == expected);
-  // The limited attempt started erin's cooldown for later single checks too.
-  CHECK(*shared.Check("erin", t0 + absl::Seconds(20)) == Verdict::kAllowedInCooldown);
+  // The limited attempt started gina's cooldown for later single checks too.
+  CHECK(*shared.Check("gina", t0 + absl::Seconds(20)) == Verdict::kAllowedInCooldown);
 }
