@@ -3,13 +3,17 @@
 #include <atomic>
 #include <future>
 #include <optional>
+#include <random>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include <catch2/catch.hpp>
+#include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "sb/db/transaction.h"
 #include "sb/db/migrations.h"
 #include "sb/testing/servers.h"
 #include "services/chat/chat.h"
@@ -699,4 +703,86 @@ TEST_CASE("group commit: a full send queue refuses with Unavailable and stores n
   auto page = f.chat->ListMessages("bob", ab, -1, -1, 50);
   REQUIRE(page.ok());
   CHECK(page->messages.size() == 2);
+}
+
+// chat.send_messages (set-based, migrations/0004) must give exactly what chat.send_message (0002)
+// gives item by item: random batches with duplicates, refusals and shadowed sends, applied to two
+// databases that start identical, one batch at a time vs one send at a time.
+TEST_CASE("a batch stores what the same sends one by one store", "[integration]") {
+  Fixture batched(NoRateLimit()), single(NoRateLimit());
+  for (Fixture* f : {&batched, &single}) {
+    REQUIRE(f->chat->CreateGroup("alice", "team", {"bob", "carol"}).ok());  // conversation 1
+    f->Direct("alice", "dave");                                            // 2
+    f->Direct("alice", "erin");                                            // 3
+    REQUIRE(f->chat->Block("erin", "alice").ok());
+  }
+  const std::vector<int64_t> conversations{1, 2, 3, 999};
+  const std::vector<std::string> senders{"alice", "bob", "carol", "dave", "erin", "mallory"};
+  std::mt19937 random(20261123);
+  auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(random); };
+
+  // Unread counters, read positions and conversation heads, compared after every batch.
+  auto snapshot = [](Fixture& f) {
+    auto rows = sb::db::RunInTransaction(*f.pool, [&](pqxx::work& tx) {
+      std::vector<std::string> out;
+      for (const auto& r : tx.exec(
+               "SELECT p.conversation_id, p.user_id, p.unread_count, p.last_read_seq FROM chat.participants p "
+               "ORDER BY 1, 2")) {
+        out.push_back(absl::StrCat(r[0].c_str(), "/", r[1].c_str(), " unread=", r[2].c_str(), " read=", r[3].c_str()));
+      }
+      for (const auto& r : tx.exec(
+               "SELECT c.id, c.last_seq, m.seq FROM chat.conversations c "
+               "LEFT JOIN chat.messages m ON m.id = c.last_message_id ORDER BY 1")) {
+        out.push_back(absl::StrCat("conversation ", r[0].c_str(), " last_seq=", r[1].c_str(), " head=", r[2].c_str()));
+      }
+      return out;
+    });
+    REQUIRE(rows.ok());
+    return *rows;
+  };
+
+  for (int round = 0; round < 25; ++round) {
+    std::vector<ChatStore::NewMessage> batch(1 + pick(12));
+    for (size_t i = 0; i < batch.size(); ++i) {
+      auto& m = batch[i];
+      m.conversation_id = conversations[pick(conversations.size())];
+      m.sender_id = senders[pick(senders.size())];
+      m.client_message_id = absl::StrCat("k", pick(40));  // repeats within and across batches
+      m.content = absl::StrCat("round ", round, " item ", i);
+      m.moderation.shadowed = pick(5) == 0;
+      if (m.moderation.shadowed) m.moderation.reason = "shadowed";
+    }
+    auto stored = batched.store->SendMessages(batch);
+    REQUIRE(stored.ok());
+    REQUIRE(stored->size() == batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto& m = batch[i];
+      auto one = sb::db::RunInTransaction(*single.pool, [&](pqxx::work& tx) {
+        return tx.exec_params1(
+            "SELECT r.outcome, r.created, (r.msg).seq, (r.msg).content, array_to_string(r.audience_ids, ',') "
+            "FROM chat.send_message($1, $2, $3, 'text', $4, '', false, $5, $6) r",
+            m.conversation_id, m.sender_id, m.client_message_id, m.content, m.moderation.shadowed, m.moderation.reason);
+      });
+      REQUIRE(one.ok());
+      const std::string outcome = (*one)[0].as<std::string>();
+      const auto& got = (*stored)[i];
+      INFO("round " << round << " item " << i << " " << m.sender_id << "@" << m.conversation_id << " "
+                    << m.client_message_id << " expected " << outcome);
+      if (outcome == "not_found") {
+        CHECK(got.status().code() == absl::StatusCode::kNotFound);
+      } else if (outcome == "not_participant" || outcome == "blocked") {
+        CHECK(got.status().code() == absl::StatusCode::kPermissionDenied);
+      } else {
+        REQUIRE(got.ok());
+        CHECK(got->created == (*one)[1].as<bool>());
+        CHECK(got->message.seq == (*one)[2].as<int64_t>());
+        CHECK(got->message.content == (*one)[3].as<std::string>());
+        std::vector<std::string> audience;
+        for (const auto& a : got->audience) audience.push_back(a.user_id);
+        CHECK(absl::StrJoin(audience, ",") == (*one)[4].as<std::string>());
+      }
+    }
+    INFO("after round " << round);
+    CHECK(snapshot(batched) == snapshot(single));
+  }
 }
