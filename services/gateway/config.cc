@@ -33,6 +33,7 @@ absl::StatusOr<GatewayConfig> GatewayConfig::FromEnv(sb::EnvConfig& env) {
   c.recovery_window = Ms(env.Duration("SB_RECOVERY_WINDOW", absl::Minutes(2)));
 
   c.allowed_origins = env.List("SB_ALLOWED_ORIGINS", {});
+  c.trusted_proxies = env.List("SB_TRUSTED_PROXIES", {});
   c.max_connections = env.Int("SB_MAX_CONNECTIONS", c.max_connections, 0, INT64_MAX);
   c.max_connections_per_ip = env.Int("SB_MAX_CONNECTIONS_PER_IP", c.max_connections_per_ip, 0, INT64_MAX);
   c.max_connections_per_origin =

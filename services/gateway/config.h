@@ -46,7 +46,8 @@ struct GatewayConfig {
   // Guardrails.
   std::vector<std::string> allowed_origins;  // empty: any
   int64_t max_connections = 100'000;           // per instance, 0: unlimited
-  int64_t max_connections_per_ip = 0;          // 0: unlimited
+  int64_t max_connections_per_ip = 0;          // Engine.IO connections per client address, 0: unlimited
+  std::vector<std::string> trusted_proxies;    // peers whose X-Forwarded-For is believed; empty: none
   int64_t max_connections_per_origin = 0;      // 0: unlimited
   int max_rooms_per_socket = 100;
   int max_subscriptions_per_socket = 100;

@@ -61,6 +61,10 @@ absl::Status ValidatePublish(const pb::PublishRequest& request) {
       return absl::InvalidArgumentError("target: set either users or room");
   }
   SB_RETURN_IF_ERROR(ValidateEventName(request.event()));
+  if (!request.event_id().empty()) {
+    absl::Status s = sb::bus::ValidateId(request.event_id(), "event id");
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("event_id: ", s.message()));
+  }
   boost::system::error_code ec;
   boost::json::value payload = boost::json::parse(request.payload_json(), ec);
   const bool room = request.target_case() == pb::PublishRequest::kRoom;
@@ -92,13 +96,15 @@ grpc::ServerUnaryReactor* GatewayService::Publish(grpc::CallbackServerContext* c
   absl::Status submitted = pool_.Submit([this, request, response, reactor] {
     if (request->target_case() == pb::PublishRequest::kUsers) {
       std::vector<std::string> users(request->users().user_ids().begin(), request->users().user_ids().end());
-      auto offsets = publisher_.PublishToUsers(users, request->event(), request->payload_json());
+      auto offsets = publisher_.PublishToUsers(users, request->event(), request->payload_json(), request->event_id());
       if (!offsets.ok()) return reactor->Finish(sb::rpc::ToGrpcStatus(offsets.status()));
       for (auto& offset : *offsets) response->add_offsets(std::move(offset));
     } else {
-      auto receivers = publisher_.PublishToRoom(request->room(), request->event(), request->payload_json());
-      if (!receivers.ok()) return reactor->Finish(sb::rpc::ToGrpcStatus(receivers.status()));
-      response->set_receivers(*receivers);
+      auto published =
+          publisher_.PublishToRoom(request->room(), request->event(), request->payload_json(), request->event_id());
+      if (!published.ok()) return reactor->Finish(sb::rpc::ToGrpcStatus(published.status()));
+      response->add_offsets(std::move(published->offset));
+      response->set_receivers(published->receivers);
     }
     reactor->Finish(grpc::Status::OK);
   });

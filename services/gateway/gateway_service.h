@@ -3,7 +3,11 @@
 //
 //   Publish(users)   -> bus Publisher::PublishToUsers (user streams + pub/sub): every socket of each
 //                       user on every instance gets the event, with its stream offset
-//   Publish(room)    -> bus Publisher::PublishToRoom: sockets currently in the room, every instance
+//   Publish(room)    -> bus Publisher::PublishToRoom (short room stream + pub/sub): sockets currently
+//                       in the room, every instance, with the room stream's offset
+//   event_id         -> idempotent Publish: each user / the room gets the event at most once per id
+//                       (24 h; deduplicated in the publish script, see sb/bus/publisher.h), so a
+//                       caller retries a partly failed Publish with the same id safely
 //   DisconnectUser   -> a control event "sb:control:disconnect" on sb:u:{user} (pub/sub only, not
 //                       stored in the stream); every instance disconnects the user's local sockets
 //   Stats            -> this instance's counters (Realtime::Stats)

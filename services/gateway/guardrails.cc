@@ -87,4 +87,30 @@ bool AbuseTracker::Record(bool refused) {
   return threshold_ > 0 && consecutive_ == threshold_;
 }
 
+ClientAddressPolicy::ClientAddressPolicy(std::vector<std::string> trusted_proxies)
+    : trusted_(std::move(trusted_proxies)) {
+  trust_all_ = std::find(trusted_.begin(), trusted_.end(), "*") != trusted_.end();
+}
+
+bool ClientAddressPolicy::Trusted(std::string_view address) const {
+  return trust_all_ || std::find(trusted_.begin(), trusted_.end(), address) != trusted_.end();
+}
+
+std::string ClientAddressPolicy::ClientAddress(std::string_view peer, const std::string* forwarded_for) const {
+  if (forwarded_for == nullptr || trusted_.empty() || !Trusted(peer)) return std::string(peer);
+  // Right to left: the rightmost entries were appended by our own proxies; the first address that
+  // is not one of them is the client as far as anything we trust can tell.
+  std::string_view rest(*forwarded_for);
+  while (!rest.empty()) {
+    size_t comma = rest.rfind(',');
+    std::string_view hop = comma == std::string_view::npos ? rest : rest.substr(comma + 1);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(0, comma);
+    while (!hop.empty() && (hop.front() == ' ' || hop.front() == '\t')) hop.remove_prefix(1);
+    while (!hop.empty() && (hop.back() == ' ' || hop.back() == '\t')) hop.remove_suffix(1);
+    if (hop.empty()) continue;
+    if (trust_all_ || !Trusted(hop)) return std::string(hop.substr(0, 64));  // bounded: it is a map key
+  }
+  return std::string(peer);
+}
+
 }  // namespace sb::gateway

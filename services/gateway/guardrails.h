@@ -1,6 +1,6 @@
 // Guardrails of the gateway as plain, thread-safe classes (no sockets, no clocks of their own), so
 // each limit can be unit-tested alone: a token bucket for per-socket event rates, keyed counters
-// for connections per IP / per Origin, and the Origin allow-list.
+// for connections per IP / per Origin, the Origin allow-list and the client address behind proxies.
 #pragma once
 
 #include <chrono>
@@ -69,6 +69,26 @@ class OriginPolicy {
  private:
   std::vector<std::string> allowed_;  // lower-cased
   bool allow_all_ = false;
+};
+
+// The client address a connection is counted under (max connections per IP). By default the TCP
+// peer's address: X-Forwarded-For is set by whoever sends the request, so believing it would let a
+// client pick a fresh "address" per connection. With trusted proxies configured, a request whose
+// peer is one of them is attributed to the nearest address in its X-Forwarded-For that is not a
+// trusted proxy (walking the list from the right, the hops the proxies appended), or to the peer
+// when the header is absent or holds only trusted proxies. Entries: exact addresses as the server
+// prints them ("10.0.0.7", "::1"), or "*" (trust every peer: only behind a proxy that overwrites
+// the header). Thread-safe (immutable).
+class ClientAddressPolicy {
+ public:
+  explicit ClientAddressPolicy(std::vector<std::string> trusted_proxies);
+  // `forwarded_for`: the X-Forwarded-For header value, if the request had one.
+  std::string ClientAddress(std::string_view peer, const std::string* forwarded_for) const;
+
+ private:
+  bool Trusted(std::string_view address) const;
+  std::vector<std::string> trusted_;
+  bool trust_all_ = false;
 };
 
 // Counts consecutive rate-limited events of a socket; `Record(false)` resets. After `threshold`

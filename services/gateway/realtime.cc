@@ -108,7 +108,6 @@ struct Realtime::SocketState {
       : bucket(o.event_rate, o.event_burst, now), abuse(o.abuse_threshold) {}
   ~SocketState() {
     // Runs also for sockets refused or closed before the connection handler: slots never leak.
-    if (ip_slot && per_ip) per_ip->Release(ip);
     if (origin_slot && per_origin) per_origin->Release(origin);
   }
 
@@ -121,9 +120,9 @@ struct Realtime::SocketState {
   // Strand only.
   std::string user, username;
   std::string display_name, avatar_url;  // from the token, for the user directory
-  std::string ip, origin;
-  bool ip_slot = false, origin_slot = false;
-  std::shared_ptr<KeyedLimiter> per_ip, per_origin;
+  std::string origin;
+  bool origin_slot = false;
+  std::shared_ptr<KeyedLimiter> per_origin;
   std::set<std::string> channels;      // bus channels this socket holds a reference to
   std::set<std::string> public_rooms;  // rooms joined with room:join
   std::set<std::string> watched;       // users whose presence this socket watches
@@ -147,6 +146,7 @@ Realtime::Realtime(RealtimeOptions options, sb::auth::Verifier verifier, sio::Se
       root_(io.Of("/")),
       channels_(std::move(channels)),
       origins_(options_.allowed_origins),
+      client_addresses_(options_.trusted_proxies),
       per_ip_(std::make_shared<KeyedLimiter>(options_.max_connections_per_ip)),
       per_origin_(std::make_shared<KeyedLimiter>(options_.max_connections_per_origin)),
       refusals_(registry.Counter("sb_gateway_refusals_total",
@@ -215,8 +215,24 @@ std::optional<sio::Refusal> Realtime::AllowRequest(const sio::RequestInfo& reque
     CountRefusal("max_connections");
     return sio::Refusal{503, absl::StrCat("too many connections on this instance (max ", options_.max_connections, ")")};
   }
+  // Last: an admitted request always becomes a session, whose close releases the slot
+  // (ReleaseRequest). Counting Engine.IO sessions, not sockets, also covers connections that
+  // never CONNECT and polling sessions.
+  const std::string address = ClientAddressOf(request);
+  if (!per_ip_->TryAcquire(address)) {
+    CountRefusal("too_many_connections_per_ip");
+    return sio::Refusal{403, absl::StrCat("too many connections from ", address, " (max ", per_ip_->limit(), ")")};
+  }
   return std::nullopt;
 }
+
+std::string Realtime::ClientAddressOf(const sio::RequestInfo& request) const {
+  std::optional<std::string> forwarded;
+  if (auto h = request.Header("x-forwarded-for")) forwarded = std::string(*h);
+  return client_addresses_.ClientAddress(request.remote_address, forwarded ? &*forwarded : nullptr);
+}
+
+void Realtime::ReleaseRequest(const sio::RequestInfo& request) { per_ip_->Release(ClientAddressOf(request)); }
 
 void Realtime::Install() {
   root_.Use([this](sio::Socket& socket, const json::object& auth, sio::Next next) {
@@ -245,14 +261,7 @@ void Realtime::Authenticate(sio::Socket& socket, const json::object& auth, sio::
     claims = std::move(*verified);
   }
 
-  state->per_ip = per_ip_;
   state->per_origin = per_origin_;
-  state->ip = hs.address;
-  if (!per_ip_->TryAcquire(state->ip)) {
-    return refuse("too_many_connections_per_ip",
-                  absl::StrCat("too many connections from ", state->ip, " (max ", per_ip_->limit(), ")"));
-  }
-  state->ip_slot = true;
   if (auto origin = hs.Header("origin")) {
     state->origin = std::string(*origin);
     if (!per_origin_->TryAcquire(state->origin)) {
@@ -277,13 +286,10 @@ void Realtime::OnConnection(SocketPtr socket) {
   std::shared_ptr<SocketState> state = StateOf(*socket);
   if (!state) {
     // A recovered socket (middleware is skipped): its identity comes from the saved data, and it
-    // takes connection slots without the limit check, since it held them before the drop.
+    // takes an origin slot without the limit check, since it held one before the drop (its
+    // connection's per-IP slot was taken by AllowRequest).
     state = std::make_shared<SocketState>(options_, Clock::now());
-    state->per_ip = per_ip_;
     state->per_origin = per_origin_;
-    state->ip = socket->handshake().address;
-    per_ip_->Acquire(state->ip);
-    state->ip_slot = true;
     if (auto origin = socket->handshake().Header("origin")) {
       state->origin = std::string(*origin);
       per_origin_->Acquire(state->origin);
@@ -779,11 +785,18 @@ void Realtime::OnBusEvent(const std::string& channel, const sb::bus::Event& even
       return;
     }
     bus_events_.Labels({"room"}).Increment();
-    // Room events carry no offset: a bare string as the last argument would be taken by the client
-    // for its recovery offset. Publish admits only objects and arrays; wrap anything else.
+    // Room events carry the offset of their room stream (one id sequence with the user streams), so
+    // recovery replays them too. Without one (a publisher of an older version) a bare string as the
+    // last argument would be taken by the client for its recovery offset: Publish admits only
+    // objects and arrays; wrap anything else.
     json::value payload = ParsePayload(event.payload_json());
     if (payload.is_string()) payload = json::array{std::move(payload)};
-    root_.To(channel.substr(5)).Emit(event.name(), json::array{std::move(payload)});
+    auto op = root_.To(channel.substr(5));
+    if (!event.offset().empty()) {
+      op.EmitWithOffset(event.offset(), event.name(), json::array{std::move(payload)});
+    } else {
+      op.Emit(event.name(), json::array{std::move(payload)});
+    }
     return;
   }
   bus_events_.Labels({"dropped"}).Increment();

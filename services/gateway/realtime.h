@@ -11,14 +11,17 @@
 //   the room's bus channel sb:r:{room} is subscribed while a local socket is in it.
 // - Control events on a user channel ("sb:control:disconnect") disconnect that user's local sockets;
 //   names starting with "sb:" are never forwarded to clients.
-// - Guardrails: Origin allow-list and instance connection cap (engine allowRequest hook),
-//   connections per IP / per Origin (CONNECT_ERROR), rooms and subscriptions per socket, per-socket
+// - Guardrails: Origin allow-list, instance connection cap and Engine.IO connections per client
+//   address (engine allowRequest hook: every websocket or polling session counts, CONNECTed or
+//   not, until it closes; X-Forwarded-For only from trusted_proxies), sockets per Origin
+//   (CONNECT_ERROR), rooms and subscriptions per socket, per-socket
 //   event rate (token bucket; persistent abuse disconnects), idle eviction, auth timeout. Every
 //   eviction (failed auth event, auth timeout, abuse, idle, control disconnect) sends its error
 //   event, then a DISCONNECT, then closes the whole Engine.IO connection.
 // - Events with no handler are answered {"ok":false,"error":{"code":"unknown_event",...}}.
-// - Room events (sb:r:) carry no offset and are not replayed by recovery; their payloads are JSON
-//   objects or arrays (Publish refuses others), so the client never takes one for an offset.
+// - Room events (sb:r:) carry their room stream's offset, like user events (one id sequence for
+//   every stream, see sb/bus/publisher.h), and recovery replays them (RedisRecoveryStore); their
+//   payloads are JSON objects or arrays (Publish refuses others).
 // - Presence watching: WatchPresence joins a socket to room "presence:{user}" and subscribes the
 //   bus channel sb:p:{user} (refcounted) for users the presence service allowed; presence events
 //   are emitted to that room only, i.e. to the sockets watching that user. Watches count against
@@ -74,7 +77,8 @@ struct RealtimeOptions {
   double event_burst = 40;
   int abuse_threshold = 100;
   int64_t max_connections = 0;  // 0: unlimited
-  int64_t max_connections_per_ip = 0;
+  int64_t max_connections_per_ip = 0;  // Engine.IO sessions per client address
+  std::vector<std::string> trusted_proxies;  // see ClientAddressPolicy; empty: X-Forwarded-For ignored
   int64_t max_connections_per_origin = 0;
   std::vector<std::string> allowed_origins;  // empty: any
   std::vector<std::string> public_room_prefixes{"public:"};
@@ -168,8 +172,15 @@ class Realtime {
   // Leaves a room joined with JoinAuthorizedRoom (or room:join). Thread-safe.
   void LeaveAuthorizedRoom(const std::shared_ptr<socketio::server::Socket>& socket, const std::string& room);
 
-  // The engine's allowRequest hook: Origin allow-list (403), instance connection cap (503).
+  // The engine's allowRequest hook: Origin allow-list (403), draining and the instance connection
+  // cap (503), connections per client address (403 "too many connections from <ip> (max N)").
+  // Every refusal is counted by reason. An admitted request holds a per-address slot until
+  // ReleaseRequest.
   std::optional<socketio::server::Refusal> AllowRequest(const socketio::server::RequestInfo& request);
+  // The engine's on_session_closed hook: releases the slot AllowRequest took for the session.
+  void ReleaseRequest(const socketio::server::RequestInfo& request);
+  // Live Engine.IO sessions counted for `address` (tests, metrics).
+  int64_t connections_from(const std::string& address) const { return per_ip_->count(address); }
 
   // Delivers one bus event (BusSubscriber's handler).
   void OnBusEvent(const std::string& channel, const sb::bus::Event& event);
@@ -212,6 +223,7 @@ class Realtime {
   void RemoveChannel(SocketState& state, const std::string& channel);
   bool IsPublicRoom(const std::string& room) const;
   void CountRefusal(std::string_view reason);
+  std::string ClientAddressOf(const socketio::server::RequestInfo& request) const;
 
   RealtimeOptions options_;
   sb::auth::Verifier verifier_;
@@ -219,7 +231,8 @@ class Realtime {
   socketio::server::Namespace& root_;
   ChannelSubscriptions channels_;
   OriginPolicy origins_;
-  std::shared_ptr<KeyedLimiter> per_ip_;
+  ClientAddressPolicy client_addresses_;
+  std::shared_ptr<KeyedLimiter> per_ip_;  // Engine.IO sessions per client address
   std::shared_ptr<KeyedLimiter> per_origin_;
   std::atomic<bool> draining_{false};
 

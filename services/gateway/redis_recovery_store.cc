@@ -1,10 +1,12 @@
 #include "services/gateway/redis_recovery_store.h"
 
+#include <algorithm>
 #include <thread>
 
 #include <boost/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "sb/bus/channels.h"
 #include "sb/bus/publisher.h"
 #include "sb/common/log.h"
 
@@ -14,6 +16,11 @@ namespace json = boost::json;
 using socketio::server::RecoveredSession;
 using socketio::server::SessionState;
 using socketio::server::StoredPacket;
+
+namespace {
+// ReadStreams takes at most 1,000 keys; a socket holds far fewer rooms (rooms and watches are capped).
+constexpr size_t kMaxStreamsRead = 1000;
+}  // namespace
 
 RedisRecoveryStore::RedisRecoveryStore(redis::Client& redis, sb::BlockingPool& pool, RedisRecoveryOptions options)
     : redis_(redis), pool_(pool), options_(std::move(options)) {
@@ -123,34 +130,42 @@ std::optional<RecoveredSession> RedisRecoveryStore::RestoreNow(const std::string
   }
   if (const auto* data = obj.if_contains("data")) session.state.data = *data;
 
-  // Page through the stream after the offset; the first page tells whether nothing was trimmed.
-  std::string after = offset;
-  const std::string room = options_.user_room(user_id);
-  bool first = true;
-  bool more = true;
-  while (more) {
-    if (static_cast<int>(session.missed.size()) >= options_.max_replay) {
-      // Replaying only part of what was missed would hide the gap; the client resyncs instead.
-      return fail("too many missed events");
-    }
-    const int limit = 500;
-    auto read = sb::bus::ReadUserStream(redis_, user_id, after, limit);
-    if (!read.ok()) return fail(read.status().ToString());
-    if (first && !read->recoverable) return fail("offset outside the stream window");
-    first = false;
-    for (const auto& event : read->events) {
-      after = event.offset();
-      if (std::string_view(event.name()).starts_with(options_.internal_event_prefix)) continue;
-      StoredPacket packet;
-      packet.offset = event.offset();
-      packet.nsp = nsp;
-      packet.event = event.name();
-      json::value payload = json::parse(event.payload_json(), ec);
-      packet.args.push_back(ec ? json::value(json::string(event.payload_json())) : std::move(payload));
-      packet.rooms = {room};
-      session.missed.push_back(std::move(packet));
-    }
-    more = static_cast<int>(read->events.size()) == limit;
+  // The user's stream and the stream of every room the socket was in, merged by offset (one id
+  // sequence for all of them, see sb/bus/publisher.h). One read of max_replay + 1 events tells
+  // both what was missed and whether it is too much to replay.
+  const std::string user_room = options_.user_room(user_id);
+  std::vector<std::string> keys;
+  std::vector<std::string> key_rooms;  // the Socket.IO room each key's events went to
+  if (auto key = sb::bus::UserStreamKey(user_id); key.ok()) {
+    keys.push_back(*key);
+    key_rooms.push_back(user_room);
+  }
+  for (const auto& room : session.state.rooms) {
+    if (room == session.state.sid || keys.size() >= kMaxStreamsRead) continue;
+    auto key = sb::bus::RoomStreamKey(room);
+    if (!key.ok()) continue;  // not a name the bus can carry: no room events were sent to it
+    keys.push_back(*key);
+    key_rooms.push_back(room);
+  }
+  if (keys.empty()) return fail("no stream to replay from");
+  auto read = sb::bus::ReadStreams(redis_, keys, offset, std::clamp(options_.max_replay + 1, 1, 10000));
+  if (!read.ok()) return fail(read.status().ToString());
+  if (!read->recoverable) return fail("offset outside the stream window");
+  if (static_cast<int>(read->events.size()) > options_.max_replay) {
+    // Replaying only part of what was missed would hide the gap; the client resyncs instead.
+    return fail("too many missed events");
+  }
+  for (size_t i = 0; i < read->events.size(); ++i) {
+    const auto& event = read->events[i];
+    if (std::string_view(event.name()).starts_with(options_.internal_event_prefix)) continue;
+    StoredPacket packet;
+    packet.offset = event.offset();
+    packet.nsp = nsp;
+    packet.event = event.name();
+    json::value payload = json::parse(event.payload_json(), ec);
+    packet.args.push_back(ec ? json::value(json::string(event.payload_json())) : std::move(payload));
+    packet.rooms = {key_rooms[read->sources[i]]};
+    session.missed.push_back(std::move(packet));
   }
   restored_.fetch_add(1);
   return session;

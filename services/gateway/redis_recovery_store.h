@@ -1,12 +1,23 @@
 // RedisRecoveryStore: Socket.IO connection state recovery shared by every gateway instance.
 //
 // A socket that drops unexpectedly is saved as  sb:rec:{nsp}:{pid} = JSON {sid, user, rooms, data}
-// with a TTL of the recovery window. Only bus events carry offsets: they are emitted with
-// EmitWithOffset(stream id), so the client's last offset is a position in its user's stream
-// sb:s:u:{user}. Restore consumes the saved session with GETDEL (atomic: of two instances racing
-// for one pid only one gets it), then reads the user's stream after the offset; the events there
-// are replayed to the client. If the offset has fallen out of the stream window (trimmed or the
-// stream expired) the session is not recovered (the client sees recovered=false and resyncs).
+// with a TTL of the recovery window. Only bus events carry offsets: user and room events are
+// emitted with EmitWithOffset(stream id), and every stream id comes from one sequence shared by
+// all streams (sb/bus/publisher.h, "Offsets"), so the client's last offset is one position that
+// splits its user's stream sb:s:u:{user} and every room stream sb:s:r:{room} exactly. Restore
+// consumes the saved session with GETDEL (atomic: of two instances racing for one pid only one
+// gets it), then reads, in one pipelined ReadStreams, the user's stream and the stream of each
+// room of the saved session (rooms without a stream have nothing to replay) after the offset,
+// merged by stream id; those events are replayed in that order, each to the room it was sent to
+// (the user room for user events). Not recovered (the client sees recovered=false and resyncs)
+// when the offset has fallen out of any of those stream windows (trimmed, or an offset this Redis
+// never issued), or when more than max_replay events were missed.
+//
+// Single Redis: sessions, streams and the id sequence live on one Redis primary (see publisher.h).
+// Room streams must outlive the recovery window (PublisherOptions::room_stream_ttl > window).
+// Known imprecision: a room joined after the client's last offset may replay room events sent
+// between that offset and the join (the store does not know when each room was joined); events
+// are never lost or duplicated.
 //
 // Restore looks a second time, restore_retry_delay later, when the session is not there yet (its
 // Save may still be queued). Shutdown calls WaitForPendingSaves before stopping the pool.

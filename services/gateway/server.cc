@@ -39,6 +39,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Create(GatewayConf
   engine_options.cors_origins = c.allowed_origins.empty() ? std::vector<std::string>{"*"} : c.allowed_origins;
   GatewayServer* self = s.get();
   engine_options.allow_request = [self](const sio::RequestInfo& info) { return self->realtime_->AllowRequest(info); };
+  engine_options.on_session_closed = [self](const sio::RequestInfo& info) { self->realtime_->ReleaseRequest(info); };
   s->engine_ = std::make_unique<sio::EngineServer>(s->io_, engine_options);
 
   sio::ServerOptions server_options;
@@ -56,6 +57,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Create(GatewayConf
   ro.abuse_threshold = c.abuse_threshold;
   ro.max_connections = c.max_connections;
   ro.max_connections_per_ip = c.max_connections_per_ip;
+  ro.trusted_proxies = c.trusted_proxies;
   ro.max_connections_per_origin = c.max_connections_per_origin;
   ro.allowed_origins = c.allowed_origins;
   ro.public_room_prefixes = c.public_room_prefixes;

@@ -207,6 +207,12 @@ async function connectAs(url, user, opts = {}) {
   return [s, payload];
 }
 
+// Closes a polling session opened with a raw handshake (its OPEN packet text) by sending CLOSE.
+async function closePolling(url, openPacket, headers = {}) {
+  const { sid } = JSON.parse(openPacket.slice(1));
+  await fetch(`${url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, { method: "POST", body: "1", headers });
+}
+
 async function connectError(url, opts) {
   const s = client(url, opts);
   const err = once(s, "connect_error");
@@ -451,6 +457,75 @@ describe("sb-gateway", () => {
     s2.close();
   });
 
+  // A socket in a public room drops; room and user events are published meanwhile (through both
+  // instances); on reconnecting it gets every one of them once, in publish order.
+  async function dropAndPublishMixed(user, room) {
+    const [s1] = await connectAs(A.url, user, { transports: ["websocket"] });
+    assert.equal((await ack(s1, "room:join", { room })).ok, true);
+    const first = once(s1, "mix");
+    await B.call("Publish", { room, event: "mix", payload_json: '{"n":0}' });
+    await first;
+    const [pid, offset, sid] = [s1._pid, s1._lastOffset, s1.id];
+    assert.ok(pid && offset, "client got a pid and an offset from the room event");
+    s1.io.engine.close(); // a network drop, not a disconnect: the session is saved
+    await sleep(300);
+    const offsets = [];
+    const publish = async (gw, req) => offsets.push(...(await gw.call("Publish", { event: "mix", ...req })).offsets);
+    await publish(A, { room, payload_json: '{"n":1}' });
+    await publish(B, { users: { user_ids: [user] }, payload_json: '{"n":2}' });
+    await publish(A, { room, payload_json: '{"n":3}' });
+    await publish(A, { room: "public:elsewhere", payload_json: '{"n":-1}' }); // not a member: not replayed
+    offsets.pop();
+    await publish(B, { users: { user_ids: [user, "someone-else"] }, payload_json: '{"n":4}' });
+    offsets.pop();
+    await publish(B, { room, payload_json: '{"n":5}' });
+    return { s1, pid, offset, sid, offsets };
+  }
+
+  function collect(socket) {
+    const got = [];
+    socket.on("mix", (payload, off) => got.push([payload.n, off]));
+    return got;
+  }
+
+  test("recovery replays missed room and user events in order, exactly once (same instance)", async () => {
+    const { s1, sid, offsets } = await dropAndPublishMixed("rooma", "public:recov-a");
+    // Reconnecting the same client object presents its pid and last offset, as the manager does.
+    const got = collect(s1);
+    const reconnected = once(s1, "connect");
+    s1.connect();
+    await reconnected;
+    assert.equal(s1.recovered, true);
+    assert.equal(s1.id, sid);
+    await sleep(300);
+    assert.deepEqual(got, [1, 2, 3, 4, 5].map((n, i) => [n, offsets[i]]));
+    // The room membership came back: a live room event arrives once, after the replay.
+    await A.call("Publish", { room: "public:recov-a", event: "mix", payload_json: '{"n":6}' });
+    await sleep(300);
+    assert.deepEqual(got.map(([n]) => n), [1, 2, 3, 4, 5, 6]);
+    s1.close();
+  });
+
+  test("recovery on a second instance replays missed room and user events in order, exactly once", async () => {
+    const { s1, pid, offset, sid, offsets } = await dropAndPublishMixed("roomb", "public:recov-b");
+    const s2 = client(B.url, { transports: ["websocket"], auth: { token: token("roomb") } });
+    s2._pid = pid;
+    s2._lastOffset = offset;
+    const got = collect(s2);
+    s2.connect();
+    await once(s2, "connect");
+    assert.equal(s2.recovered, true);
+    assert.equal(s2.id, sid);
+    await sleep(300);
+    assert.deepEqual(got, [1, 2, 3, 4, 5].map((n, i) => [n, offsets[i]]));
+    // B subscribed the room for the recovered socket: live room events flow there.
+    await A.call("Publish", { room: "public:recov-b", event: "mix", payload_json: '{"n":6}' });
+    await sleep(300);
+    assert.deepEqual(got.map(([n]) => n), [1, 2, 3, 4, 5, 6]);
+    s1.close();
+    s2.close();
+  });
+
   test("an unknown event with an ack is answered unknown_event; without an ack nothing breaks", async () => {
     const [s] = await connectAs(A.url, "curious");
     s.emit("no:such:event", { a: 1 }); // no ack requested: ignored
@@ -534,6 +609,7 @@ describe("sb-gateway guardrails", () => {
     assert.match(await res.text(), /origin not allowed/);
     const ok = await fetch(`${G.url}/socket.io/?EIO=4&transport=polling`, { headers: { Origin: "https://app.example" } });
     assert.equal(ok.status, 200);
+    await closePolling(G.url, await ok.text(), { Origin: "https://app.example" }); // frees its per-IP slot
     const err = await connectError(G.url, {
       transports: ["websocket"],
       extraHeaders: { Origin: "https://evil.example" },
@@ -542,12 +618,14 @@ describe("sb-gateway guardrails", () => {
     assert.ok(err);
   });
 
-  test("max connections per IP -> connect_error with a readable message", async () => {
+  test("max connections per IP counts Engine.IO connections; the refusal is a readable 403", async () => {
     const open = [];
     for (let i = 0; i < 3; i++) open.push((await connectAs(G.url, `ip${i}`, { auth: { token: aud(`ip${i}`) } }))[0]);
     const err = await connectError(G.url, { auth: { token: aud("ip3") } });
-    assert.equal(err.data.code, "too_many_connections_per_ip");
-    assert.match(err.message, /too many connections from .* \(max 3\)/);
+    assert.equal(err.description, 403); // refused at the Engine.IO handshake, before any CONNECT
+    const res = await fetch(`${G.url}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(res.status, 403);
+    assert.deepEqual(await res.json(), { code: 4, message: "too many connections from 127.0.0.1 (max 3)" });
     open[0].close();
     await sleep(200);
     const [again] = await connectAs(G.url, "ip4", { auth: { token: aud("ip4") } });
@@ -628,6 +706,74 @@ describe("sb-gateway guardrails", () => {
     const [reason] = await disconnected;
     assert.equal(reason, "transport close");
     assert.equal(await exit, 0);
+  });
+});
+
+describe("sb-gateway connections per IP", () => {
+  let redis, G, P;
+  before(async () => {
+    redis = await startRedis();
+    [G, P] = await Promise.all([
+      startGateway(redis, { SB_MAX_CONNECTIONS_PER_IP: "2" }),
+      startGateway(redis, { SB_MAX_CONNECTIONS_PER_IP: "1", SB_TRUSTED_PROXIES: "127.0.0.1" }),
+    ]);
+  });
+  after(async () => {
+    await G?.stop();
+    await P?.stop();
+    redis?.stop();
+  });
+
+  const handshake = (url, headers = {}) => fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers });
+  const wsRefusal = (url, headers = {}) =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`, { headers });
+      ws.on("unexpected-response", (_req, res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode, body }));
+      });
+      ws.on("open", () => {
+        ws.close();
+        reject(new Error("websocket admitted"));
+      });
+      ws.on("error", () => {});
+    });
+
+  test("sessions that never CONNECT count; websocket and polling alike; closing frees the slot", async () => {
+    const first = await handshake(G.url);
+    const second = await handshake(G.url, { "X-Forwarded-For": "10.1.1.1" }); // ignored: no trusted proxy
+    assert.equal(first.status, 200);
+    assert.equal(second.status, 200);
+    const refused = await handshake(G.url, { "X-Forwarded-For": "10.2.2.2" });
+    assert.equal(refused.status, 403);
+    assert.deepEqual(await refused.json(), { code: 4, message: "too many connections from 127.0.0.1 (max 2)" });
+    const ws = await wsRefusal(G.url);
+    assert.equal(ws.status, 403);
+    assert.match(ws.body, /too many connections from 127\.0\.0\.1 \(max 2\)/);
+    const rt = await (await fetch(`${G.url}/internal/realtime/metrics`)).json();
+    assert.equal(rt.refusals.too_many_connections_per_ip, 2);
+    const metrics = await (await fetch(`${G.url}/metrics`)).text();
+    assert.match(metrics, /sb_gateway_refusals_total\{reason="too_many_connections_per_ip"\} 2/);
+
+    await closePolling(G.url, await first.text());
+    await sleep(100);
+    const again = await handshake(G.url);
+    assert.equal(again.status, 200);
+    await closePolling(G.url, await again.text());
+    await closePolling(G.url, await second.text());
+  });
+
+  test("behind a trusted proxy, X-Forwarded-For names the client", async () => {
+    const a = await handshake(P.url, { "X-Forwarded-For": "203.0.113.9, 127.0.0.1" });
+    assert.equal(a.status, 200);
+    const sameClient = await handshake(P.url, { "X-Forwarded-For": "203.0.113.9" });
+    assert.equal(sameClient.status, 403);
+    assert.match((await sameClient.json()).message, /too many connections from 203\.0\.113\.9 \(max 1\)/);
+    const otherClient = await handshake(P.url, { "X-Forwarded-For": "198.51.100.4" });
+    assert.equal(otherClient.status, 200);
+    await closePolling(P.url, await a.text());
+    await closePolling(P.url, await otherClient.text());
   });
 });
 

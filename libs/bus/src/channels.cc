@@ -29,5 +29,7 @@ absl::StatusOr<std::string> UserChannel(absl::string_view user) { return Name("s
 absl::StatusOr<std::string> RoomChannel(absl::string_view room) { return Name("sb:r:", room, "room id"); }
 absl::StatusOr<std::string> PresenceChannel(absl::string_view user) { return Name("sb:p:", user, "user id"); }
 absl::StatusOr<std::string> UserStreamKey(absl::string_view user) { return Name("sb:s:u:", user, "user id"); }
+absl::StatusOr<std::string> RoomStreamKey(absl::string_view room) { return Name("sb:s:r:", room, "room id"); }
+absl::StatusOr<std::string> DedupeKey(absl::string_view event_id) { return Name("sb:d:", event_id, "event id"); }
 
 }  // namespace sb::bus

@@ -40,6 +40,12 @@ class Inbox {
     std::lock_guard<std::mutex> lock(mu_);
     return Find(channel, name).has_value();
   }
+  int Count(const std::string& channel, const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    int n = 0;
+    for (const auto& [c, e] : events_) n += c == channel && e.name() == name;
+    return n;
+  }
 
  private:
   std::optional<Event> Find(const std::string& channel, const std::string& name) const {
@@ -181,10 +187,11 @@ TEST_CASE("streams are bounded and trimmed offsets are reported as not recoverab
   CHECK(intact->recoverable);
   CHECK(intact->events.size() == 2);
 
-  // Offsets from a stream that no longer exists, or that it never issued, are not recoverable.
+  // A stream that does not exist holds nothing to miss; an offset never issued is not recoverable.
   auto missing = ReadUserStream(*f.client, "nobody", offsets[0], 100);
   REQUIRE(missing.ok());
-  CHECK_FALSE(missing->recoverable);
+  CHECK(missing->recoverable);
+  CHECK(missing->events.empty());
   auto future = ReadUserStream(*f.client, "carol", "99999999999999-0", 100);
   REQUIRE(future.ok());
   CHECK_FALSE(future->recoverable);
@@ -228,7 +235,7 @@ TEST_CASE("subscriptions are reference counted") {
   CHECK(sub->references(room) == 0);
 }
 
-TEST_CASE("room and presence events are published without a stream") {
+TEST_CASE("room events get a stream and an offset; presence events are publish-only") {
   Fixture f;
   Publisher publisher = f.MakePublisher();
   Inbox inbox;
@@ -237,19 +244,137 @@ TEST_CASE("room and presence events are published without a stream") {
   sub->Subscribe(*PresenceChannel("erin"));
   REQUIRE(sub->WaitUntilSynced(absl::Seconds(5)));
 
-  auto receivers = publisher.PublishToRoom("r1", "typing:update", R"({"typing":true})");
-  REQUIRE(receivers.ok());
-  CHECK(*receivers == 1);
+  auto published = publisher.PublishToRoom("r1", "typing:update", R"({"typing":true})");
+  REQUIRE(published.ok());
+  CHECK(published->receivers == 1);
   REQUIRE(publisher.PublishPresence("erin", "presence:update", R"({"status":"online"})").ok());
 
   auto room_event = inbox.WaitFor("sb:r:r1", "typing:update");
   REQUIRE(room_event.has_value());
-  CHECK(room_event->offset().empty());
+  CHECK(room_event->offset() == published->offset);
   CHECK(room_event->target() == "r:r1");
+  auto read = ReadStreams(*f.client, {*RoomStreamKey("r1")}, "0-0", 10);
+  REQUIRE(read.ok());
+  REQUIRE(read->events.size() == 1);
+  CHECK(read->events[0].offset() == published->offset);
+  // Room streams are short-lived: the default TTL is 10 minutes.
+  auto ttl = f.client->Command({"TTL", "sb:s:r:r1"});
+  REQUIRE(ttl.ok());
+  CHECK(ttl->integer > 0);
+  CHECK(ttl->integer <= 600);
   auto presence = inbox.WaitFor("sb:p:erin", "presence:update");
   REQUIRE(presence.has_value());
   CHECK(presence->target() == "p:erin");
+  CHECK(presence->offset().empty());
   CHECK(f.client->Command({"EXISTS", "sb:s:u:erin"})->integer == 0);
+}
+
+TEST_CASE("user and room streams share one id sequence, so one offset splits them all exactly") {
+  Fixture f;
+  Publisher publisher = f.MakePublisher({.room_stream_max_length = 50});
+  // Interleaved user and room events, many within the same millisecond.
+  std::vector<std::pair<std::string, std::string>> published;  // offset, name
+  for (int i = 0; i < 60; ++i) {
+    const std::string name = "e" + std::to_string(i);
+    if (i % 3 == 0) {
+      auto r = publisher.PublishToRoom(i % 2 ? "lobby" : "news", name, "{}");
+      REQUIRE(r.ok());
+      published.emplace_back(r->offset, name);
+    } else {
+      auto o = publisher.PublishToUser("ivy", name, "{}");
+      REQUIRE(o.ok());
+      published.emplace_back(*o, name);
+    }
+  }
+  for (size_t i = 1; i < published.size(); ++i) {
+    CHECK(CompareStreamIds(published[i - 1].first, published[i].first) < 0);  // strictly increasing
+  }
+  CHECK(f.client->Command({"GET", kLastStreamIdKey})->str == published.back().first);
+
+  const std::vector<std::string> keys = {*UserStreamKey("ivy"), *RoomStreamKey("lobby"), *RoomStreamKey("news"),
+                                         *RoomStreamKey("never-used")};
+  for (size_t cut : {size_t{0}, size_t{17}, size_t{58}, size_t{59}}) {
+    auto read = ReadStreams(*f.client, keys, published[cut].first, 1000);
+    REQUIRE(read.ok());
+    CHECK(read->recoverable);
+    REQUIRE(read->events.size() == published.size() - cut - 1);
+    for (size_t i = 0; i < read->events.size(); ++i) {
+      CHECK(read->events[i].name() == published[cut + 1 + i].second);
+      CHECK(read->events[i].offset() == published[cut + 1 + i].first);
+      const size_t source = read->sources[i];
+      CHECK(read->events[i].target() == (source == 0 ? "u:ivy" : source == 1 ? "r:lobby" : "r:news"));
+    }
+  }
+  // Paging: the limit keeps the oldest events of the merge.
+  auto page = ReadStreams(*f.client, keys, published[10].first, 5);
+  REQUIRE(page.ok());
+  REQUIRE(page->events.size() == 5);
+  CHECK(page->events[0].name() == "e11");
+  CHECK(page->events[4].name() == "e15");
+  CHECK(ReadStreams(*f.client, {}, "0-0", 1).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("a trimmed room stream makes the merged read not recoverable") {
+  Fixture f;
+  Publisher publisher = f.MakePublisher({.exact_trim = true, .room_stream_max_length = 3});
+  auto start = publisher.PublishToUser("jo", "start", "{}");
+  REQUIRE(start.ok());
+  for (int i = 0; i < 5; ++i) REQUIRE(publisher.PublishToRoom("busy", "r" + std::to_string(i), "{}").ok());
+  const std::vector<std::string> keys = {*UserStreamKey("jo"), *RoomStreamKey("busy")};
+  auto read = ReadStreams(*f.client, keys, *start, 100);
+  REQUIRE(read.ok());
+  CHECK_FALSE(read->recoverable);  // r0 and r1 were trimmed
+  CHECK(read->events.size() == 3);
+
+  // From an offset at or above the oldest retained entry, nothing is missing.
+  auto kept = ReadStreams(*f.client, keys, read->events[0].offset(), 100);
+  REQUIRE(kept.ok());
+  CHECK(kept->recoverable);
+  CHECK(kept->events.size() == 2);
+}
+
+TEST_CASE("a publish with an event_id reaches each target once, also when retried") {
+  Fixture f;
+  Publisher publisher = f.MakePublisher();
+  Inbox inbox;
+  auto sub = f.MakeSubscriber(inbox);
+  for (const char* u : {"a1", "a2", "a3"}) sub->Subscribe(*UserChannel(u));
+  REQUIRE(sub->WaitUntilSynced(absl::Seconds(5)));
+
+  // The first attempt reached only a1 and a2 (a partial failure), the retry lists everyone.
+  auto first = publisher.PublishToUsers({"a1", "a2"}, "feed:update", R"({"n":1})", "evt-42");
+  REQUIRE(first.ok());
+  auto retry = publisher.PublishToUsers({"a1", "a2", "a3", "a3"}, "feed:update", R"({"n":1})", "evt-42");
+  REQUIRE(retry.ok());
+  REQUIRE(retry->size() == 4);
+  CHECK((*retry)[0] == (*first)[0]);  // the original offsets come back
+  CHECK((*retry)[1] == (*first)[1]);
+  CHECK((*retry)[2] == (*retry)[3]);  // listed twice, delivered once
+  for (const char* u : {"a1", "a2", "a3"}) {
+    auto read = ReadUserStream(*f.client, u, "0-0", 10);
+    REQUIRE(read.ok());
+    REQUIRE(read->events.size() == 1);
+    CHECK(read->events[0].id() == "evt-42");
+  }
+  REQUIRE(inbox.WaitFor("sb:u:a3", "feed:update").has_value());
+  REQUIRE(publisher.PublishToUser("a1", "marker", "{}").ok());
+  REQUIRE(inbox.WaitFor("sb:u:a1", "marker").has_value());  // in order: a duplicate would precede it
+  for (const char* u : {"a1", "a2", "a3"}) CHECK(inbox.Count(std::string("sb:u:") + u, "feed:update") == 1);
+  CHECK(f.client->Command({"TTL", "sb:d:evt-42"})->integer > 23 * 3600);
+
+  // Rooms too; another event id is a different event.
+  auto room1 = publisher.PublishToRoom("hall", "x", "{}", "evt-43");
+  auto room2 = publisher.PublishToRoom("hall", "x", "{}", "evt-43");
+  REQUIRE(room1.ok());
+  REQUIRE(room2.ok());
+  CHECK(room2->offset == room1->offset);
+  CHECK(room2->receivers == 0);
+  CHECK(f.client->Command({"XLEN", "sb:s:r:hall"})->integer == 1);
+  auto other = publisher.PublishToUsers({"a1"}, "feed:update", "{}", "evt-44");
+  REQUIRE(other.ok());
+  CHECK((*other)[0] != (*first)[0]);
+  CHECK(publisher.PublishToUsers({"a1"}, "x", "{}", std::string(129, 'e')).status().code() ==
+        absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("PublishToUsers fans one event out to many users") {

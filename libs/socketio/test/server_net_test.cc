@@ -14,6 +14,8 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <future>
+#include <mutex>
+#include <tuple>
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
@@ -251,4 +253,65 @@ TEST_CASE("long headers and URLs are served up to the header limit, then answere
   CHECK(ok.body() == std::to_string(target.size() + token.size()));
   auto too_large = call("/x?ids=" + std::string(40'000, 'u'), token);
   CHECK(too_large.result() == http::status::request_header_fields_too_large);
+}
+
+TEST_CASE("on_session_closed pairs with allow_request: once per admitted session, never for refused ones") {
+  net::io_context io;
+  std::mutex mu;
+  int admitted = 0, refused = 0, closed = 0;
+  EngineOptions options;
+  options.allow_request = [&](const RequestInfo& info) -> std::optional<Refusal> {
+    std::lock_guard lock(mu);
+    if (info.Query("deny")) {
+      ++refused;
+      return Refusal{403, "no"};
+    }
+    ++admitted;
+    return std::nullopt;
+  };
+  options.on_session_closed = [&](const RequestInfo& info) {
+    std::lock_guard lock(mu);
+    CHECK_FALSE(info.Query("deny").has_value());
+    ++closed;
+  };
+  EngineServer engine(io, options);
+  HttpServer http_server(io, HttpServerOptions{.host = "127.0.0.1"}, &engine,
+                         [](const Request&, const RequestInfo&, Responder respond) {
+                           respond(MakeResponse(http::status::not_found, "text/plain", ""));
+                         });
+  auto port = http_server.Start();
+  REQUIRE(port.ok());
+  std::thread runner([&] { io.run(); });
+  struct Joiner {
+    net::io_context& io;
+    std::thread& thread;
+    ~Joiner() {
+      io.stop();
+      if (thread.joinable()) thread.join();
+    }
+  } joiner{io, runner};
+  auto counts = [&] {
+    std::lock_guard lock(mu);
+    return std::tuple{admitted, refused, closed};
+  };
+
+  CHECK(HttpCall(*port, http::verb::get, "/socket.io/?EIO=4&transport=polling&deny=1").result() ==
+        http::status::forbidden);
+  std::vector<std::string> sids;
+  for (int i = 0; i < 2; ++i) {
+    auto open = HttpCall(*port, http::verb::get, "/socket.io/?EIO=4&transport=polling");
+    REQUIRE(open.result() == http::status::ok);
+    const std::string& body = open.body();
+    const auto at = body.find("\"sid\":\"");
+    REQUIRE(at != std::string::npos);
+    sids.push_back(body.substr(at + 7, body.find('"', at + 7) - (at + 7)));
+  }
+  CHECK(counts() == std::tuple{2, 1, 0});
+  // A client-side close releases at once; the other session goes with CloseAll.
+  REQUIRE(HttpCall(*port, http::verb::post, "/socket.io/?EIO=4&transport=polling&sid=" + sids[0], "1").result() ==
+          http::status::ok);
+  REQUIRE(WaitFor([&] { return std::get<2>(counts()) == 1; }, 5s));
+  engine.CloseAll();
+  REQUIRE(WaitFor([&] { return std::get<2>(counts()) == 2 && engine.session_count() == 0; }, 10s));
+  CHECK(counts() == std::tuple{2, 1, 2});
 }

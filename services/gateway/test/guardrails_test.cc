@@ -86,3 +86,25 @@ TEST_CASE("abuse tracker fires once at the threshold of consecutive refusals") {
   AbuseTracker never(0);
   for (int i = 0; i < 100; ++i) REQUIRE_FALSE(never.Record(true));
 }
+
+TEST_CASE("client address: the peer unless it is a trusted proxy, then the nearest untrusted X-Forwarded-For hop") {
+  const std::string spoofed = "1.2.3.4";
+  ClientAddressPolicy none({});
+  CHECK(none.ClientAddress("10.0.0.1", &spoofed) == "10.0.0.1");  // default: the header is ignored
+  CHECK(none.ClientAddress("10.0.0.1", nullptr) == "10.0.0.1");
+
+  ClientAddressPolicy proxies({"10.0.0.7", "10.0.0.8"});
+  CHECK(proxies.ClientAddress("203.0.113.5", &spoofed) == "203.0.113.5");  // not from a proxy
+  const std::string chain = "6.6.6.6, 198.51.100.4 ,10.0.0.8";            // client-set, client, our proxy
+  CHECK(proxies.ClientAddress("10.0.0.7", &chain) == "198.51.100.4");
+  const std::string only_proxies = "10.0.0.8, 10.0.0.7";
+  CHECK(proxies.ClientAddress("10.0.0.7", &only_proxies) == "10.0.0.7");
+  const std::string empty = " , ";
+  CHECK(proxies.ClientAddress("10.0.0.7", &empty) == "10.0.0.7");
+  CHECK(proxies.ClientAddress("10.0.0.7", nullptr) == "10.0.0.7");
+
+  ClientAddressPolicy any({"*"});
+  CHECK(any.ClientAddress("10.9.9.9", &chain) == "10.0.0.8");  // the hop the nearest proxy appended
+  const std::string huge(500, '9');
+  CHECK(any.ClientAddress("10.9.9.9", &huge).size() == 64);     // bounded: it is a map key
+}

@@ -797,7 +797,9 @@ std::shared_ptr<EngineSession> EngineServer::NewSession(eio::Transport transport
 }
 
 void EngineServer::Remove(EngineSession& session) {
-  if (sessions_.Erase(session.id_, &session)) counters_.sessions_closed.fetch_add(1, std::memory_order_relaxed);
+  if (!sessions_.Erase(session.id_, &session)) return;
+  counters_.sessions_closed.fetch_add(1, std::memory_order_relaxed);
+  if (options_.on_session_closed) options_.on_session_closed(session.request_);
 }
 
 void EngineServer::HandleRequest(Request request, RequestInfo info, Responder respond,

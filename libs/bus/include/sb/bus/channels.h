@@ -29,5 +29,12 @@ absl::StatusOr<std::string> UserChannel(absl::string_view user);      // "sb:u:{
 absl::StatusOr<std::string> RoomChannel(absl::string_view room);      // "sb:r:{room}"
 absl::StatusOr<std::string> PresenceChannel(absl::string_view user);  // "sb:p:{user}"
 absl::StatusOr<std::string> UserStreamKey(absl::string_view user);    // "sb:s:u:{user}"
+absl::StatusOr<std::string> RoomStreamKey(absl::string_view room);    // "sb:s:r:{room}"
+// Idempotent publishes: the hash "sb:d:{event_id}" maps each target ("u:{user}", "r:{room}") to
+// the offset it got; event ids follow the same rules as user and room ids.
+absl::StatusOr<std::string> DedupeKey(absl::string_view event_id);    // "sb:d:{event_id}"
+
+// The one key holding the last stream id issued by any publish (see publisher.h, "Offsets").
+inline constexpr char kLastStreamIdKey[] = "sb:s:last-id";
 
 }  // namespace sb::bus

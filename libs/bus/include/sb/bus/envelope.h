@@ -1,13 +1,13 @@
 // The bus envelope (switchboard.bus.v1.Event) and its wire forms.
 //
 // Wire format (version 1):
-// - Stream entries (sb:s:u:{user}) have one field "e" holding the serialized Event WITHOUT offset;
-//   the entry id is the offset.
-// - Pub/sub messages are a serialized Event. For user channels the publishing Lua script appends
+// - Stream entries (sb:s:u:{user}, sb:s:r:{room}) have one field "e" holding the serialized Event
+//   WITHOUT offset; the entry id is the offset.
+// - Pub/sub messages are a serialized Event. For user and room channels the publishing Lua script appends
 //   protobuf field 3 (offset) to the bytes: tag 0x1A, one length byte, the stream id (at most
 //   41 bytes). Protobuf parses concatenated encodings as a merge (last value of a field wins), so
 //   the message decodes to the same Event with `offset` set, with no extra framing to agree on.
-//   Room and presence messages carry no offset.
+//   Presence messages carry no offset.
 // Consumers accept only version == kEnvelopeVersion with a non-empty id and name.
 #pragma once
 

@@ -68,6 +68,11 @@ struct EngineOptions {
   // Called for every request that would open a new session (polling handshake or direct
   // WebSocket), on the connection's strand. Return a Refusal to reject it.
   std::function<std::optional<Refusal>(const RequestInfo&)> allow_request;
+  // Called once for every session when it leaves the registry (closed, after any close_linger),
+  // with the request that opened it, on any thread. Every session was admitted by allow_request
+  // first, so the two pair up: count live sessions per key (e.g. client address) in allow_request
+  // and release them here.
+  std::function<void(const RequestInfo&)> on_session_closed;
 };
 
 class EngineServer;
