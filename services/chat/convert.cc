@@ -1,7 +1,8 @@
 #include "services/chat/convert.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
+
+#include "sb/rpc/json.h"
 
 namespace sb::chat {
 
@@ -61,12 +62,6 @@ void ToProto(const Conversation& in, const std::string& viewer, pb::Conversation
   out->set_last_read_seq(in.last_read_seq);
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  std::string out;
-  if (!google::protobuf::util::MessageToJsonString(message, &out, options).ok()) return "null";
-  return out;
-}
+std::string ToJson(const google::protobuf::Message& message) { return sb::rpc::ProtoToJsonString(message); }
 
 }  // namespace sb::chat

@@ -1,6 +1,5 @@
 #include "services/gateway/chat_handlers.h"
 
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -40,16 +39,6 @@ ClientError ClientErrorFor(const grpc::Status& status) {
       // Internal details (SQL, stack) stay in the chat service's logs.
       return {"internal", 500, "internal error"};
   }
-}
-
-json::value ProtoToJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  std::string text;
-  if (!google::protobuf::util::MessageToJsonString(message, &text, options).ok()) return nullptr;
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  return ec ? json::value(nullptr) : v;
 }
 
 std::optional<int64_t> IdFrom(const json::value* value) {

@@ -29,6 +29,7 @@
 
 #include "absl/time/time.h"
 #include "sb/rpc/async_client.h"
+#include "sb/rpc/json.h"
 #include "services/gateway/realtime.h"
 #include "switchboard/chat/v1/chat.grpc.pb.h"
 
@@ -42,8 +43,8 @@ struct ClientError {
 };
 ClientError ClientErrorFor(const grpc::Status& status);
 
-// Protobuf JSON (camelCase names, int64 as strings, defaults printed), parsed into a value.
-boost::json::value ProtoToJson(const google::protobuf::Message& message);
+// Protobuf JSON (camelCase names, int64 as strings, defaults printed): sb/rpc/json.h.
+using sb::rpc::ProtoToJson;
 
 // A positive id given as a JSON number or a numeric string.
 std::optional<int64_t> IdFrom(const boost::json::value* value);

@@ -1,8 +1,8 @@
 #include "services/notification/convert.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include "sb/rpc/json.h"
 #include "services/notification/preferences.h"
 
 namespace sb::notification {
@@ -84,10 +84,7 @@ pb::Outcome ToProto(Outcome outcome) {
 std::string NotificationEventJson(const Notification& n, bool updated) {
   pb::Notification p;
   ToProto(n, &p);
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(p, &out, options);
+  std::string out = sb::rpc::ProtoToJsonString(p);
   // Append the flag to the object without re-parsing it.
   if (!out.empty() && out.back() == '}') {
     out.pop_back();
