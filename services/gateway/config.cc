@@ -49,6 +49,7 @@ absl::StatusOr<GatewayConfig> GatewayConfig::FromEnv(sb::EnvConfig& env) {
 
   c.chat_addr = env.String("SB_CHAT_ADDR", "");
   c.chat_timeout = Ms(env.Duration("SB_CHAT_TIMEOUT", absl::Seconds(5)));
+  c.max_backend_calls = env.Int("SB_MAX_BACKEND_CALLS", c.max_backend_calls, 0, 1'000'000);
   c.notification_addr = env.String("SB_NOTIFICATION_ADDR", "");
   c.notification_timeout = Ms(env.Duration("SB_NOTIFICATION_TIMEOUT", absl::Seconds(5)));
   c.presence_addr = env.String("SB_PRESENCE_ADDR", "");

@@ -63,6 +63,10 @@ struct GatewayConfig {
   // "unsupported_event" and the REST paths 404.
   std::string chat_addr;
   std::chrono::milliseconds chat_timeout{5'000};  // deadline of every chat call
+  // Calls to each backend service (chat, notification, presence) in flight at once from this
+  // instance; past it the client gets an "unavailable" (retry) answer at once instead of a call
+  // that queues behind an overloaded service and times out. 0: unlimited.
+  int64_t max_backend_calls = 1000;
 
   // Notification service (/api/v1/notifications); empty address: not deployed, the paths 404.
   std::string notification_addr;

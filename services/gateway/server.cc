@@ -79,7 +79,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Create(GatewayConf
                                        "/switchboard.chat.v1.ChatService/UpsertUser",
                                        "/switchboard.chat.v1.ChatService/SendMessage"};
     SB_ASSIGN_OR_RETURN(auto channel, sb::rpc::MakeChannel(c.chat_addr, chat_options));
-    s->chat_ = std::make_unique<ChatClient>(std::move(channel), chat_options.default_timeout);
+    s->chat_ = std::make_unique<ChatClient>(std::move(channel), chat_options.default_timeout, c.max_backend_calls);
     InstallChatHandlers(*s->realtime_, *s->chat_);
     SB_ASSIGN_OR_RETURN(sb::auth::Verifier rest_verifier, sb::auth::Verifier::FromOptions(c.auth));
     s->chat_rest_ = std::make_unique<ChatRest>(std::move(rest_verifier), *s->chat_);
@@ -95,7 +95,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Create(GatewayConf
         "/switchboard.notification.v1.NotificationService/MarkAllRead",
         "/switchboard.notification.v1.NotificationService/UpdatePreferences"};
     SB_ASSIGN_OR_RETURN(auto channel, sb::rpc::MakeChannel(c.notification_addr, notification_options));
-    s->notifications_ = std::make_unique<NotificationClient>(std::move(channel), notification_options.default_timeout);
+    s->notifications_ = std::make_unique<NotificationClient>(std::move(channel), notification_options.default_timeout,
+                                                                 c.max_backend_calls);
     SB_ASSIGN_OR_RETURN(sb::auth::Verifier notification_verifier, sb::auth::Verifier::FromOptions(c.auth));
     s->notification_rest_ = std::make_unique<NotificationRest>(std::move(notification_verifier), *s->notifications_);
   }
@@ -105,7 +106,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Create(GatewayConf
     // All presence calls are idempotent (register/unregister/renew by session id, set status).
     presence_options.idempotent_methods = {"switchboard.presence.v1.PresenceService/*"};
     SB_ASSIGN_OR_RETURN(auto channel, sb::rpc::MakeChannel(c.presence_addr, presence_options));
-    s->presence_ = std::make_unique<PresenceClient>(std::move(channel), presence_options.default_timeout);
+    s->presence_ = std::make_unique<PresenceClient>(std::move(channel), presence_options.default_timeout, c.max_backend_calls);
     s->presence_leases_ = std::make_unique<PresenceLeases>(*s->realtime_, *s->presence_, c.instance_id,
                                                            absl::Milliseconds(c.presence_renew_interval.count()));
     s->presence_leases_->Install();
@@ -133,6 +134,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Create(GatewayConf
 
   s->admin_ = std::make_unique<sb::metrics::AdminServer>(sb::metrics::AdminServerOptions{});
   sb::metrics::RegisterProcessMetrics(sb::metrics::DefaultRegistry());
+  s->AddBackendMetrics("chat", s->chat_.get());
+  s->AddBackendMetrics("notification", s->notifications_.get());
+  s->AddBackendMetrics("presence", s->presence_.get());
   s->admin_->AddReadinessCheck("redis", [self]() -> absl::Status {
     if (self->bus_ && self->bus_->connected()) return absl::OkStatus();
     return absl::UnavailableError("redis unreachable (bus subscriber not connected)");

@@ -95,6 +95,20 @@ class GatewayServer {
   std::unique_ptr<socketio::server::HttpServer> http_;
   std::unique_ptr<GatewayService> service_;
   std::unique_ptr<sb::rpc::Server> grpc_;
+  // sb_gateway_backend_calls_{in_flight,shed_total}{service}: SB_MAX_BACKEND_CALLS at work.
+  template <typename Client>
+  void AddBackendMetrics(const std::string& service, const Client* client) {
+    if (client == nullptr) return;
+    auto& registry = sb::metrics::DefaultRegistry();
+    backend_metrics_.push_back(registry.AddCallback(
+        sb::metrics::MetricType::kGauge, "sb_gateway_backend_calls_in_flight", "Calls to a backend service in flight",
+        {"service"}, {service}, [client] { return static_cast<double>(client->in_flight()); }));
+    backend_metrics_.push_back(registry.AddCallback(
+        sb::metrics::MetricType::kCounter, "sb_gateway_backend_calls_shed_total",
+        "Calls not made because SB_MAX_BACKEND_CALLS were in flight (answered unavailable)", {"service"}, {service},
+        [client] { return static_cast<double>(client->shed()); }));
+  }
+  std::vector<sb::metrics::CallbackHandle> backend_metrics_;  // declared after the clients: destroyed first
   std::unique_ptr<boost::asio::steady_timer> sweep_timer_;
   std::vector<std::thread> threads_;
   std::mutex shutdown_mu_;

@@ -39,13 +39,13 @@ class BlockingEcho final : public pb::EchoService::CallbackService {
 };
 
 struct Fixture {
-  Fixture() : pool("test", 1, 1), service(pool) {
+  explicit Fixture(int64_t max_in_flight = 0) : pool("test", 1, 1), service(pool) {
     server = std::make_unique<sb::rpc::Server>(sb::rpc::ServerOptions{.host = "127.0.0.1", .port = 0, .registry = &registry});
     server->AddService(&service);
     REQUIRE(server->Start().ok());
     auto channel = sb::rpc::MakeChannel(server->address(), {});
     REQUIRE(channel.ok());
-    client = std::make_unique<sb::rpc::AsyncClient<pb::EchoService>>(*channel, absl::Seconds(5));
+    client = std::make_unique<sb::rpc::AsyncClient<pb::EchoService>>(*channel, absl::Seconds(5), max_in_flight);
   }
   ~Fixture() {
     client->WaitIdle(absl::Now() + absl::Seconds(5));
@@ -110,4 +110,18 @@ TEST_CASE("RunBlocking answers RESOURCE_EXHAUSTED when the pool's queue is full;
   CHECK(exhausted >= 1);  // at least one found the queue full
   CHECK(ok + exhausted == 5);
   CHECK(f.client->WaitIdle(absl::Now() + absl::Seconds(2)) == 0);
+}
+
+TEST_CASE("AsyncClient with max_in_flight answers UNAVAILABLE at once past the limit, without calling") {
+  Fixture f(/*max_in_flight=*/1);
+  auto slow = f.Echo("slow", 300);
+  auto refused = f.Echo("refused");
+  // Refused inline: ready before the slow call could have finished, and the server never saw it.
+  REQUIRE(refused.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready);
+  auto [code, text, seen] = refused.get();
+  CHECK(code == grpc::StatusCode::UNAVAILABLE);
+  CHECK(f.client->shed() == 1);
+  CHECK(std::get<0>(slow.get()) == grpc::StatusCode::OK);
+  CHECK(f.client->WaitIdle(absl::Now() + absl::Seconds(2)) == 0);
+  CHECK(std::get<0>(f.Echo("after").get()) == grpc::StatusCode::OK);  // room again
 }

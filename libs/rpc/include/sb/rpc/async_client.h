@@ -6,14 +6,17 @@
 //   chat.Call(&pb::ChatService::Stub::async_interface::GetConversation, std::move(request),
 //             [](const grpc::Status& status, pb::ConversationResponse& response) { ... });
 //
-// `done` runs once per call on a gRPC thread (never inline in Call) and must not block.
-// Thread-safe.
+// `done` runs once per call on a gRPC thread and must not block. With max_in_flight > 0, a call
+// made while that many are in flight is not sent: `done` runs inline in Call with UNAVAILABLE
+// ("overloaded"), so an overloaded service sheds load at the caller instead of piling up calls that
+// would time out anyway (each pending call costs both sides memory and CPU). Thread-safe.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
@@ -32,8 +35,8 @@ class AsyncClient {
   using AsyncMethod = void (Stub::async_interface::*)(grpc::ClientContext*, const Request*, Response*,
                                                        std::function<void(grpc::Status)>);
 
-  AsyncClient(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)
-      : stub_(Service::NewStub(std::move(channel))), timeout_(timeout) {}
+  AsyncClient(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout, int64_t max_in_flight = 0)
+      : stub_(Service::NewStub(std::move(channel))), timeout_(timeout), max_in_flight_(max_in_flight) {}
 
   template <typename Request, typename Response>
   void Call(AsyncMethod<Request, Response> method, Request request,
@@ -43,10 +46,18 @@ class AsyncClient {
       Request request;
       Response response;
     };
+    if (in_flight_.fetch_add(1) >= max_in_flight_ && max_in_flight_ > 0) {
+      in_flight_.fetch_sub(1);
+      shed_.fetch_add(1);
+      Response unused;
+      done(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "overloaded: " + std::to_string(max_in_flight_) + " calls in flight; retry later"),
+           unused);
+      return;
+    }
     auto state = std::make_shared<State>();
     state->context = NewCallContext(timeout_);
     state->request = std::move(request);
-    in_flight_.fetch_add(1);
     (stub_->async()->*method)(state->context.get(), &state->request, &state->response,
                               [this, state, done = std::move(done)](grpc::Status status) {
                                 done(status, state->response);
@@ -60,12 +71,15 @@ class AsyncClient {
     return in_flight_.load();
   }
   int64_t in_flight() const { return in_flight_.load(); }
+  uint64_t shed() const { return shed_.load(); }  // calls refused by max_in_flight
   absl::Duration timeout() const { return timeout_; }
 
  private:
   std::unique_ptr<Stub> stub_;
   absl::Duration timeout_;
+  int64_t max_in_flight_;
   std::atomic<int64_t> in_flight_{0};
+  std::atomic<uint64_t> shed_{0};
 };
 
 }  // namespace sb::rpc
