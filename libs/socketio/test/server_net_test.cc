@@ -32,6 +32,17 @@ using tcp = net::ip::tcp;
 
 namespace {
 
+// Runs `io` on its own thread until the end of the scope (then stops and joins it).
+struct IoThread {
+  explicit IoThread(net::io_context& context) : io(context), thread([&context] { context.run(); }) {}
+  ~IoThread() {
+    io.stop();
+    if (thread.joinable()) thread.join();
+  }
+  net::io_context& io;
+  std::thread thread;
+};
+
 class NoRouter : public RequestRouter {
  public:
   std::string_view path() const override { return "/socket.io/"; }
@@ -61,15 +72,7 @@ TEST_CASE("HttpServer backs off after an accept error instead of spinning, then 
                     });
   auto port = server.Start();
   REQUIRE(port.ok());
-  std::thread runner([&] { io.run(); });
-  struct Joiner {
-    net::io_context& io;
-    std::thread& thread;
-    ~Joiner() {
-      io.stop();
-      if (thread.joinable()) thread.join();
-    }
-  } joiner{io, runner};
+  IoThread runner(io);
 
   // The client's socket (and its reactor) exist before the descriptors run out.
   net::io_context client_io;
@@ -173,16 +176,8 @@ TEST_CASE("a socket keeps its connection id and EmitWithAck never calls back inl
                          });
   auto port = http_server.Start();
   REQUIRE(port.ok());
-  std::thread runner([&] { io.run(); });
-  const auto io_thread = runner.get_id();
-  struct Joiner {
-    net::io_context& io;
-    std::thread& thread;
-    ~Joiner() {
-      io.stop();
-      if (thread.joinable()) thread.join();
-    }
-  } joiner{io, runner};
+  IoThread runner(io);
+  const auto io_thread = runner.thread.get_id();
 
   auto open = HttpCall(*port, http::verb::get, "/socket.io/?EIO=4&transport=polling");
   REQUIRE(open.result() == http::status::ok);
@@ -222,15 +217,7 @@ TEST_CASE("long headers and URLs are served up to the header limit, then answere
                     });
   auto port = server.Start();
   REQUIRE(port.ok());
-  std::thread runner([&] { io.run(); });
-  struct Joiner {
-    net::io_context& io;
-    std::thread& thread;
-    ~Joiner() {
-      io.stop();
-      if (thread.joinable()) thread.join();
-    }
-  } joiner{io, runner};
+  IoThread runner(io);
 
   auto call = [&](const std::string& target, const std::string& authorization) {
     net::io_context client_io;
@@ -281,15 +268,7 @@ TEST_CASE("on_session_closed pairs with allow_request: once per admitted session
                          });
   auto port = http_server.Start();
   REQUIRE(port.ok());
-  std::thread runner([&] { io.run(); });
-  struct Joiner {
-    net::io_context& io;
-    std::thread& thread;
-    ~Joiner() {
-      io.stop();
-      if (thread.joinable()) thread.join();
-    }
-  } joiner{io, runner};
+  IoThread runner(io);
   auto counts = [&] {
     std::lock_guard lock(mu);
     return std::tuple{admitted, refused, closed};

@@ -121,6 +121,18 @@ struct Fixture {
     REQUIRE(r.ok());
     return r->conversation.id;
   }
+  // Alice sends "first" to `conversation` and the (only) writer stays busy publishing it until
+  // `release` is set: sends made meanwhile queue up behind it. Returns the first send's outcome.
+  std::future<absl::StatusOr<ChatStore::SendResult>> OccupyWriter(int64_t conversation, std::promise<void>& release) {
+    sink.release = release.get_future().share();
+    sink.hold = true;
+    auto entered = sink.entered.get_future();
+    auto first = std::async(std::launch::async, [this, conversation] {
+      return chat->SendMessage({.user = "alice", .conversation_id = conversation, .client_message_id = "a0", .content = "first"});
+    });
+    entered.wait();
+    return first;
+  }
   Message Send(const std::string& user, int64_t conversation, const std::string& text, std::string client_id = "") {
     if (client_id.empty()) client_id = absl::StrCat("c", ++counter);
     auto r = chat->SendMessage({.user = user, .conversation_id = conversation, .client_message_id = client_id, .content = text});
@@ -608,14 +620,7 @@ TEST_CASE("group commit: sends queued behind a busy writer are stored in one bat
   REQUIRE(*f.chat->Block("erin", "alice"));
 
   std::promise<void> release;
-  f.sink.release = release.get_future().share();
-  f.sink.hold = true;
-  auto entered = f.sink.entered.get_future();
-  // The first send occupies the only writer (its publish waits).
-  auto first = std::async(std::launch::async, [&] {
-    return f.chat->SendMessage({.user = "alice", .conversation_id = ab, .client_message_id = "a0", .content = "first"});
-  });
-  entered.wait();
+  auto first = f.OccupyWriter(ab, release);
 
   struct Call {
     Chat::SendInput input;
@@ -684,13 +689,7 @@ TEST_CASE("group commit: a full send queue refuses with Unavailable and stores n
   Fixture f(options);
   const int64_t ab = f.Direct("alice", "bob");
   std::promise<void> release;
-  f.sink.release = release.get_future().share();
-  f.sink.hold = true;
-  auto entered = f.sink.entered.get_future();
-  auto first = std::async(std::launch::async, [&] {
-    return f.chat->SendMessage({.user = "alice", .conversation_id = ab, .client_message_id = "a0", .content = "first"});
-  });
-  entered.wait();
+  auto first = f.OccupyWriter(ab, release);
   std::promise<absl::StatusOr<ChatStore::SendResult>> queued, refused;
   f.chat->SendMessageAsync({.user = "alice", .conversation_id = ab, .client_message_id = "a1", .content = "queued"},
                            [&](absl::StatusOr<ChatStore::SendResult> r) { queued.set_value(std::move(r)); });
