@@ -24,6 +24,11 @@ absl::StatusOr<NotificationConfig> NotificationConfig::FromEnv(sb::EnvConfig& en
   n.collapse_window = env.Duration("SB_NOTIFICATION_COLLAPSE_WINDOW", n.collapse_window);
   n.retention = env.Duration("SB_NOTIFICATION_RETENTION", n.retention);
   n.many_chunk = static_cast<int>(env.Int("SB_NOTIFICATION_MANY_CHUNK", n.many_chunk, 1, 10'000));
+  n.notify_writers = static_cast<int>(env.Int("SB_NOTIFICATION_WRITERS", n.notify_writers, 1, 64));
+  n.notify_batch_max = static_cast<size_t>(
+      env.Int("SB_NOTIFICATION_BATCH_MAX", static_cast<int64_t>(n.notify_batch_max), 1, 1000));
+  n.notify_queue_max = static_cast<size_t>(
+      env.Int("SB_NOTIFICATION_QUEUE_MAX", static_cast<int64_t>(n.notify_queue_max), 1, 1'000'000));
 
   std::vector<std::string> errors;
   absl::Status env_status = env.status();

@@ -2,6 +2,7 @@
 
 #include "sb/common/log.h"
 #include "sb/rpc/blocking.h"
+#include "sb/rpc/status.h"
 #include "services/notification/convert.h"
 #include "services/notification/preferences.h"
 
@@ -26,20 +27,38 @@ std::map<std::string, std::string> DataOf(const google::protobuf::Map<std::strin
 
 }  // namespace
 
+grpc::ServerUnaryReactor* NotificationService::NotifyOnWriter(grpc::CallbackServerContext* context,
+                                                              absl::StatusOr<Notifications::NotifyInput> input,
+                                                              pb::NotifyResponse* resp) {
+  // NotifyAsync never blocks, so it runs right here on the callback thread; the write is
+  // group-committed and the call finishes from the writer thread. No pool thread is involved.
+  auto* reactor = context->DefaultReactor();
+  if (!input.ok()) {
+    reactor->Finish(sb::rpc::ToGrpcStatus(input.status()));
+    return reactor;
+  }
+  notifications_.NotifyAsync(
+      *input,
+      [reactor, resp](absl::StatusOr<Notifications::NotifyResult> result) {
+        reactor->Finish(sb::rpc::ToGrpcStatus(Fill(result, resp)));
+      },
+      [context] { return context->IsCancelled(); });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* NotificationService::Notify(grpc::CallbackServerContext* context, const pb::NotifyRequest* req,
                                                       pb::NotifyResponse* resp) {
-  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
-    return Fill(notifications_.Notify({.recipient_id = req->recipient_id(),
-                                       .type = req->type(),
-                                       .actor = FromProto(req->actor()),
-                                       .entity_type = req->entity_type(),
-                                       .entity_id = req->entity_id(),
-                                       .data = DataOf(req->data()),
-                                       .dedupe_key = req->dedupe_key(),
-                                       .group_key = req->group_key(),
-                                       .deep_link = req->deep_link()}),
-                resp);
-  });
+  return NotifyOnWriter(context,
+                        Notifications::NotifyInput{.recipient_id = req->recipient_id(),
+                                                   .type = req->type(),
+                                                   .actor = FromProto(req->actor()),
+                                                   .entity_type = req->entity_type(),
+                                                   .entity_id = req->entity_id(),
+                                                   .data = DataOf(req->data()),
+                                                   .dedupe_key = req->dedupe_key(),
+                                                   .group_key = req->group_key(),
+                                                   .deep_link = req->deep_link()},
+                        resp);
 }
 
 grpc::ServerUnaryReactor* NotificationService::NotifyMany(grpc::CallbackServerContext* context,
@@ -67,68 +86,42 @@ grpc::ServerUnaryReactor* NotificationService::NotifyMany(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* NotificationService::NotifyNewFollower(grpc::CallbackServerContext* context,
                                                                  const pb::NewFollowerRequest* req,
                                                                  pb::NotifyResponse* resp) {
-  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
-    return Fill(notifications_.NotifyNewFollower(req->recipient_id(), FromProto(req->follower())), resp);
-  });
+  return NotifyOnWriter(context, Notifications::NewFollowerInput(req->recipient_id(), FromProto(req->follower())), resp);
 }
 
 grpc::ServerUnaryReactor* NotificationService::NotifyPostLike(grpc::CallbackServerContext* context,
                                                               const pb::PostLikeRequest* req, pb::NotifyResponse* resp) {
-  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
-    return Fill(notifications_.NotifyPostLike(req->recipient_id(), FromProto(req->liker()), req->post_id(),
-                                              req->post_preview()),
-                resp);
-  });
+  return NotifyOnWriter(context, Notifications::PostLikeInput(req->recipient_id(), FromProto(req->liker()), req->post_id(), req->post_preview()), resp);
 }
 
 grpc::ServerUnaryReactor* NotificationService::NotifyPostComment(grpc::CallbackServerContext* context,
                                                                  const pb::PostCommentRequest* req,
                                                                  pb::NotifyResponse* resp) {
-  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
-    return Fill(notifications_.NotifyPostComment(req->recipient_id(), FromProto(req->commenter()), req->post_id(),
-                                                 req->comment_id(), req->preview()),
-                resp);
-  });
+  return NotifyOnWriter(context, Notifications::PostCommentInput(req->recipient_id(), FromProto(req->commenter()), req->post_id(), req->comment_id(), req->preview()), resp);
 }
 
 grpc::ServerUnaryReactor* NotificationService::NotifyCommentReply(grpc::CallbackServerContext* context,
                                                                   const pb::CommentReplyRequest* req,
                                                                   pb::NotifyResponse* resp) {
-  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
-    return Fill(notifications_.NotifyCommentReply(req->recipient_id(), FromProto(req->replier()), req->post_id(),
-                                                  req->comment_id(), req->reply_id(), req->preview()),
-                resp);
-  });
+  return NotifyOnWriter(context, Notifications::CommentReplyInput(req->recipient_id(), FromProto(req->replier()), req->post_id(), req->comment_id(), req->reply_id(), req->preview()), resp);
 }
 
 grpc::ServerUnaryReactor* NotificationService::NotifyNewMessage(grpc::CallbackServerContext* context,
                                                                 const pb::NewMessageRequest* req,
                                                                 pb::NotifyResponse* resp) {
-  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
-    return Fill(notifications_.NotifyNewMessage(req->recipient_id(), FromProto(req->sender()), req->conversation_id(),
-                                                req->message_id(), req->preview()),
-                resp);
-  });
+  return NotifyOnWriter(context, Notifications::NewMessageInput(req->recipient_id(), FromProto(req->sender()), req->conversation_id(), req->message_id(), req->preview()), resp);
 }
 
 grpc::ServerUnaryReactor* NotificationService::NotifyThreadReply(grpc::CallbackServerContext* context,
                                                                  const pb::ThreadReplyRequest* req,
                                                                  pb::NotifyResponse* resp) {
-  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
-    return Fill(notifications_.NotifyThreadReply(req->recipient_id(), FromProto(req->replier()), req->thread_id(),
-                                                 req->reply_id(), req->preview()),
-                resp);
-  });
+  return NotifyOnWriter(context, Notifications::ThreadReplyInput(req->recipient_id(), FromProto(req->replier()), req->thread_id(), req->reply_id(), req->preview()), resp);
 }
 
 grpc::ServerUnaryReactor* NotificationService::NotifyListingInquiry(grpc::CallbackServerContext* context,
                                                                     const pb::ListingInquiryRequest* req,
                                                                     pb::NotifyResponse* resp) {
-  return sb::rpc::RunBlocking(context, pool_, [this, req, resp] {
-    return Fill(notifications_.NotifyListingInquiry(req->recipient_id(), FromProto(req->buyer()), req->listing_id(),
-                                                    req->listing_title(), req->inquiry_id(), req->preview()),
-                resp);
-  });
+  return NotifyOnWriter(context, Notifications::ListingInquiryInput(req->recipient_id(), FromProto(req->buyer()), req->listing_id(), req->listing_title(), req->inquiry_id(), req->preview()), resp);
 }
 
 grpc::ServerUnaryReactor* NotificationService::List(grpc::CallbackServerContext* context, const pb::ListRequest* req,

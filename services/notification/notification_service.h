@@ -1,7 +1,9 @@
 // NotificationService (switchboard.notification.v1), callback API: translates protobuf <-> the
-// Notifications domain. Handlers never block gRPC threads: each call runs on the BlockingPool
-// (sized to the Postgres pool); a full queue answers RESOURCE_EXHAUSTED, a call whose deadline
-// passed while queued is answered without running.
+// Notifications domain. Handlers never block gRPC threads: Notify and the typed Notify* calls are
+// validated on the callback thread and group-committed by Notifications' writers (UNAVAILABLE
+// when a writer's queue is full, CANCELLED when the caller gave up before the write); every other
+// call runs on the BlockingPool (sized to the Postgres pool), where a full queue answers
+// RESOURCE_EXHAUSTED and a call whose deadline passed while queued is answered without running.
 #pragma once
 
 #include "sb/common/blocking_pool.h"
@@ -41,6 +43,12 @@ class NotificationService final : public switchboard::notification::v1::Notifica
 #undef SB_NOTIFICATION_RPC
 
  private:
+  // Notify and the typed helpers: `input` (or its error) queued for group commit; the call
+  // finishes from the writer thread (UNAVAILABLE when the writer's queue is full).
+  grpc::ServerUnaryReactor* NotifyOnWriter(grpc::CallbackServerContext* context,
+                                           absl::StatusOr<Notifications::NotifyInput> input,
+                                           switchboard::notification::v1::NotifyResponse* resp);
+
   Notifications& notifications_;
   sb::BlockingPool& pool_;
 };

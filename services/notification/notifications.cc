@@ -1,6 +1,7 @@
 #include "services/notification/notifications.h"
 
 #include <algorithm>
+#include <future>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -104,7 +105,18 @@ void LoggingPushSink::Push(const PushRequest& request) {
 
 Notifications::Notifications(NotificationStore& store, EventSink& events, SessionDirectory& sessions, PushSink& push,
                              NotificationOptions options, Clock clock)
-    : store_(store), events_(events), sessions_(sessions), push_(push), options_(options), clock_(std::move(clock)) {}
+    : store_(store),
+      events_(events),
+      sessions_(sessions),
+      push_(push),
+      options_(options),
+      clock_(std::move(clock)),
+      notifies_(std::make_unique<sb::ShardedBatcher<PendingNotify>>(
+          sb::BatcherOptions{.name = "notifications",
+                             .shards = options.notify_writers,
+                             .max_batch = options.notify_batch_max,
+                             .max_queued = options.notify_queue_max},
+          [this](std::vector<PendingNotify>& batch) { CommitNotifies(batch); })) {}
 
 void Notifications::PublishUnread(const std::string& user, int64_t unread) {
   absl::Status s = events_.PublishToUser(user, "notification:unread", absl::StrCat("{\"count\":", unread, "}"));
@@ -128,13 +140,13 @@ bool Notifications::MaybePush(const NotificationType& type, const Preferences& p
   return true;
 }
 
-absl::StatusOr<Notifications::NotifyResult> Notifications::Notify(const NotifyInput& in) {
-  if (absl::Status s = CheckUserId(in.recipient_id, "recipient_id"); !s.ok()) return s;
+void Notifications::NotifyAsync(const NotifyInput& in, NotifyDone done, std::function<bool()> cancelled) {
+  if (absl::Status s = CheckUserId(in.recipient_id, "recipient_id"); !s.ok()) return done(s);
   if (absl::Status s = CheckCommon(in.type, in.actor, in.entity_type, in.entity_id, in.data, in.dedupe_key, in.deep_link);
       !s.ok()) {
-    return s;
+    return done(s);
   }
-  if (absl::Status s = CheckText(in.group_key, "group_key", 256); !s.ok()) return s;
+  if (absl::Status s = CheckText(in.group_key, "group_key", 256); !s.ok()) return done(s);
 
   NotificationStore::NotifyInput input;
   input.event.recipient_id = in.recipient_id;
@@ -147,36 +159,112 @@ absl::StatusOr<Notifications::NotifyResult> Notifications::Notify(const NotifyIn
   input.dedupe_key = in.dedupe_key;
   input.deep_link = in.deep_link;
   input.collapse_window = options_.collapse_window;
-  auto stored = store_.Notify(input);
-  if (!stored.ok()) return stored.status();
-  NotifyCounter().Labels({OutcomeName(stored->outcome)}).Increment();
+  // One writer per recipient: its notifications keep their order and collapse in that order.
+  const uint64_t shard = std::hash<std::string>{}(in.recipient_id);
+  PendingNotify pending{std::move(input), std::move(done), std::move(cancelled)};
+  if (absl::Status queued = notifies_->Submit(shard, std::move(pending)); !queued.ok()) pending.done(queued);
+}
 
-  NotifyResult result;
-  result.outcome = stored->outcome;
-  result.notification = stored->notification;
-  result.unread = stored->unread;
-  if (stored->outcome != Outcome::kCreated && stored->outcome != Outcome::kCollapsed) return result;
+absl::StatusOr<Notifications::NotifyResult> Notifications::Notify(const NotifyInput& input) {
+  std::promise<absl::StatusOr<NotifyResult>> outcome;
+  auto future = outcome.get_future();
+  NotifyAsync(input, [&outcome](absl::StatusOr<NotifyResult> result) { outcome.set_value(std::move(result)); });
+  return future.get();
+}
 
-  const Notification& n = *stored->notification;
-  const bool updated = stored->outcome == Outcome::kCollapsed;
-  absl::Status s = events_.PublishToUser(n.recipient_id, "notification:new", NotificationEventJson(n, updated));
-  if (!s.ok()) sb::log::Warn("notification:new not published", {{"id", n.id}, {"error", s.ToString()}});
-  if (!updated) PublishUnread(n.recipient_id, stored->unread);
+void Notifications::StopNotifies() { notifies_->Stop(); }
 
-  if (stored->type.push && stored->prefs.push_enabled) {
-    std::optional<bool> live;
-    auto sessions = sessions_.HaveLiveSessions({n.recipient_id});
-    if (sessions.ok() && sessions->size() == 1) {
-      live = (*sessions)[0];
-    } else {
-      sb::log::Warn("live sessions unknown; treating the recipient as offline",
-                    {{"recipient", n.recipient_id}, {"error", sessions.status().ToString()}});
+void Notifications::CommitNotifies(std::vector<PendingNotify>& batch) {
+  std::vector<PendingNotify*> live;
+  for (auto& pending : batch) {
+    if (pending.cancelled && pending.cancelled()) {
+      pending.done(absl::CancelledError("the notification was cancelled or its deadline passed before it was stored"));
+      continue;
     }
-    result.push_requested = MaybePush(stored->type, stored->prefs, n, live);
-  } else {
-    MaybePush(stored->type, stored->prefs, n, std::nullopt);  // counts the decision
+    live.push_back(&pending);
   }
-  return result;
+  if (live.empty()) return;
+  std::vector<NotificationStore::NotifyInput> inputs;
+  inputs.reserve(live.size());
+  for (PendingNotify* pending : live) inputs.push_back(pending->input);
+  auto stored = store_.NotifyBatch(inputs);
+  std::vector<absl::StatusOr<NotificationStore::NotifyResult>> results;
+  if (stored.ok()) {
+    results = *std::move(stored);
+  } else if (absl::IsUnavailable(stored.status())) {
+    // Postgres unreachable, or the connection broke while committing (outcome unknown): writing
+    // the items again could double those without a dedupe key, so every caller gets what a call
+    // of its own would have got (retrying with the same dedupe key is safe).
+    results.assign(inputs.size(), stored.status());
+  } else {
+    // The batch failed as a whole and was rolled back (one item's title renders empty, repeated
+    // deadlocks): each alone, in order, so one bad item cannot fail the others.
+    if (live.size() > 1) {
+      sb::log::Warn("batched notify failed; storing one by one",
+                    {{"notifications", static_cast<int64_t>(live.size())}, {"error", stored.status().ToString()}});
+    }
+    for (const auto& input : inputs) results.push_back(store_.Notify(input));
+  }
+  std::vector<absl::StatusOr<NotifyResult>> answers = AfterNotifies(results);
+  for (size_t i = 0; i < live.size(); ++i) live[i]->done(std::move(answers[i]));
+}
+
+std::vector<absl::StatusOr<Notifications::NotifyResult>> Notifications::AfterNotifies(
+    std::vector<absl::StatusOr<NotificationStore::NotifyResult>>& stored) {
+  std::vector<absl::StatusOr<NotifyResult>> answers;
+  answers.reserve(stored.size());
+  std::vector<EventSink::Delivery> deliveries;
+  std::vector<size_t> push_candidates;  // indexes into stored: a pushing type, push on, not quiet
+  for (size_t i = 0; i < stored.size(); ++i) {
+    if (!stored[i].ok()) {
+      answers.push_back(stored[i].status());
+      continue;
+    }
+    const NotificationStore::NotifyResult& r = *stored[i];
+    NotifyCounter().Labels({OutcomeName(r.outcome)}).Increment();
+    NotifyResult result;
+    result.outcome = r.outcome;
+    result.notification = r.notification;
+    result.unread = r.unread;
+    answers.push_back(std::move(result));
+    if (r.outcome != Outcome::kCreated && r.outcome != Outcome::kCollapsed) continue;
+    const Notification& n = *r.notification;
+    const bool updated = r.outcome == Outcome::kCollapsed;
+    deliveries.push_back({n.recipient_id, "notification:new", NotificationEventJson(n, updated)});
+    if (!updated) deliveries.push_back({n.recipient_id, "notification:unread", absl::StrCat("{\"count\":", r.unread, "}")});
+    if (r.type.push && r.prefs.push_enabled && !InQuietHours(r.prefs, clock_())) {
+      push_candidates.push_back(i);
+    } else {
+      MaybePush(r.type, r.prefs, n, std::nullopt);  // counts the decision
+    }
+  }
+  if (!deliveries.empty()) {
+    if (absl::Status s = events_.PublishAll(deliveries); !s.ok()) {
+      sb::log::Warn("notification events not published (the notifications are stored)",
+                    {{"events", static_cast<int64_t>(deliveries.size())}, {"error", s.ToString()}});
+    }
+  }
+  if (push_candidates.empty()) return answers;
+  // One liveness question for the batch (distinct users).
+  std::vector<std::string> users;
+  std::map<std::string, size_t> index;
+  for (size_t i : push_candidates) {
+    const std::string& user = stored[i]->notification->recipient_id;
+    if (index.emplace(user, users.size()).second) users.push_back(user);
+  }
+  auto live = sessions_.HaveLiveSessions(users);
+  const bool known = live.ok() && live->size() == users.size();
+  if (!known) {
+    sb::log::Warn("live sessions unknown; treating the recipients as offline",
+                  {{"recipients", static_cast<int64_t>(users.size())}, {"error", live.status().ToString()}});
+  }
+  for (size_t i : push_candidates) {
+    const NotificationStore::NotifyResult& r = *stored[i];
+    std::optional<bool> is_live;
+    if (known) is_live = (*live)[index[r.notification->recipient_id]];
+    if (MaybePush(r.type, r.prefs, *r.notification, is_live)) answers[i]->push_requested = true;
+  }
+  return answers;
 }
 
 absl::StatusOr<Notifications::ManyResult> Notifications::NotifyMany(const ManyInput& in) {
@@ -274,25 +362,25 @@ absl::StatusOr<Notifications::ManyResult> Notifications::NotifyMany(const ManyIn
   return result;
 }
 
-absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyNewFollower(const std::string& recipient,
+absl::StatusOr<Notifications::NotifyInput> Notifications::NewFollowerInput(const std::string& recipient,
                                                                              const Actor& follower) {
   if (follower.id.empty()) return absl::InvalidArgumentError("follower.id: required");
-  return Notify({.recipient_id = recipient, .type = "new_follower", .actor = follower, .entity_type = "user",
-                 .entity_id = follower.id, .dedupe_key = absl::StrCat("new_follower:", follower.id),
-                 .group_key = "new_follower"});
+  return NotifyInput{.recipient_id = recipient, .type = "new_follower", .actor = follower, .entity_type = "user",
+                     .entity_id = follower.id, .dedupe_key = absl::StrCat("new_follower:", follower.id),
+                     .group_key = "new_follower"};
 }
 
-absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyPostLike(const std::string& recipient,
+absl::StatusOr<Notifications::NotifyInput> Notifications::PostLikeInput(const std::string& recipient,
                                                                           const Actor& liker, const std::string& post_id,
                                                                           const std::string& preview) {
   if (liker.id.empty() || post_id.empty()) return absl::InvalidArgumentError("liker.id and post_id: required");
-  return Notify({.recipient_id = recipient, .type = "post_like", .actor = liker, .entity_type = "post",
-                 .entity_id = post_id, .data = {{"preview", preview}},
-                 .dedupe_key = absl::StrCat("post_like:", post_id, ":", liker.id),
-                 .group_key = absl::StrCat("post_like:", post_id)});
+  return NotifyInput{.recipient_id = recipient, .type = "post_like", .actor = liker, .entity_type = "post",
+                     .entity_id = post_id, .data = {{"preview", preview}},
+                     .dedupe_key = absl::StrCat("post_like:", post_id, ":", liker.id),
+                     .group_key = absl::StrCat("post_like:", post_id)};
 }
 
-absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyPostComment(const std::string& recipient,
+absl::StatusOr<Notifications::NotifyInput> Notifications::PostCommentInput(const std::string& recipient,
                                                                              const Actor& commenter,
                                                                              const std::string& post_id,
                                                                              const std::string& comment_id,
@@ -300,26 +388,26 @@ absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyPostComment(con
   if (commenter.id.empty() || post_id.empty() || comment_id.empty()) {
     return absl::InvalidArgumentError("commenter.id, post_id and comment_id: required");
   }
-  return Notify({.recipient_id = recipient, .type = "post_comment", .actor = commenter, .entity_type = "comment",
-                 .entity_id = comment_id, .data = {{"postId", post_id}, {"preview", preview}},
-                 .dedupe_key = absl::StrCat("post_comment:", comment_id),
-                 .group_key = absl::StrCat("post_comment:", post_id)});
+  return NotifyInput{.recipient_id = recipient, .type = "post_comment", .actor = commenter, .entity_type = "comment",
+                     .entity_id = comment_id, .data = {{"postId", post_id}, {"preview", preview}},
+                     .dedupe_key = absl::StrCat("post_comment:", comment_id),
+                     .group_key = absl::StrCat("post_comment:", post_id)};
 }
 
-absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyCommentReply(
+absl::StatusOr<Notifications::NotifyInput> Notifications::CommentReplyInput(
     const std::string& recipient, const Actor& replier, const std::string& post_id, const std::string& comment_id,
     const std::string& reply_id, const std::string& preview) {
   if (replier.id.empty() || comment_id.empty() || reply_id.empty()) {
     return absl::InvalidArgumentError("replier.id, comment_id and reply_id: required");
   }
-  return Notify({.recipient_id = recipient, .type = "comment_reply", .actor = replier, .entity_type = "comment",
-                 .entity_id = reply_id,
-                 .data = {{"postId", post_id}, {"commentId", comment_id}, {"preview", preview}},
-                 .dedupe_key = absl::StrCat("comment_reply:", reply_id),
-                 .group_key = absl::StrCat("comment_reply:", comment_id)});
+  return NotifyInput{.recipient_id = recipient, .type = "comment_reply", .actor = replier, .entity_type = "comment",
+                     .entity_id = reply_id,
+                     .data = {{"postId", post_id}, {"commentId", comment_id}, {"preview", preview}},
+                     .dedupe_key = absl::StrCat("comment_reply:", reply_id),
+                     .group_key = absl::StrCat("comment_reply:", comment_id)};
 }
 
-absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyNewMessage(const std::string& recipient,
+absl::StatusOr<Notifications::NotifyInput> Notifications::NewMessageInput(const std::string& recipient,
                                                                             const Actor& sender,
                                                                             int64_t conversation_id,
                                                                             int64_t message_id,
@@ -327,16 +415,16 @@ absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyNewMessage(cons
   if (conversation_id <= 0 || message_id <= 0) {
     return absl::InvalidArgumentError("conversation_id and message_id: positive ids required");
   }
-  return Notify({.recipient_id = recipient, .type = "new_message", .actor = sender, .entity_type = "message",
-                 .entity_id = absl::StrCat(message_id),
-                 .data = {{"conversationId", absl::StrCat(conversation_id)},
+  return NotifyInput{.recipient_id = recipient, .type = "new_message", .actor = sender, .entity_type = "message",
+                     .entity_id = absl::StrCat(message_id),
+                     .data = {{"conversationId", absl::StrCat(conversation_id)},
                           {"messageId", absl::StrCat(message_id)},
                           {"preview", preview}},
-                 .dedupe_key = absl::StrCat("new_message:", message_id),
-                 .group_key = absl::StrCat("conversation:", conversation_id)});
+                     .dedupe_key = absl::StrCat("new_message:", message_id),
+                     .group_key = absl::StrCat("conversation:", conversation_id)};
 }
 
-absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyThreadReply(const std::string& recipient,
+absl::StatusOr<Notifications::NotifyInput> Notifications::ThreadReplyInput(const std::string& recipient,
                                                                              const Actor& replier,
                                                                              const std::string& thread_id,
                                                                              const std::string& reply_id,
@@ -344,21 +432,82 @@ absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyThreadReply(con
   if (replier.id.empty() || thread_id.empty() || reply_id.empty()) {
     return absl::InvalidArgumentError("replier.id, thread_id and reply_id: required");
   }
-  return Notify({.recipient_id = recipient, .type = "thread_reply", .actor = replier, .entity_type = "thread_reply",
-                 .entity_id = reply_id, .data = {{"threadId", thread_id}, {"preview", preview}},
-                 .dedupe_key = absl::StrCat("thread_reply:", reply_id),
-                 .group_key = absl::StrCat("thread_reply:", thread_id)});
+  return NotifyInput{.recipient_id = recipient, .type = "thread_reply", .actor = replier, .entity_type = "thread_reply",
+                     .entity_id = reply_id, .data = {{"threadId", thread_id}, {"preview", preview}},
+                     .dedupe_key = absl::StrCat("thread_reply:", reply_id),
+                     .group_key = absl::StrCat("thread_reply:", thread_id)};
+}
+
+absl::StatusOr<Notifications::NotifyInput> Notifications::ListingInquiryInput(
+    const std::string& recipient, const Actor& buyer, const std::string& listing_id, const std::string& listing_title,
+    const std::string& inquiry_id, const std::string& preview) {
+  if (buyer.id.empty() || listing_id.empty()) return absl::InvalidArgumentError("buyer.id and listing_id: required");
+  return NotifyInput{.recipient_id = recipient, .type = "listing_inquiry", .actor = buyer, .entity_type = "listing",
+                     .entity_id = listing_id,
+                     .data = {{"listingId", listing_id}, {"listingTitle", listing_title}, {"inquiryId", inquiry_id},
+                          {"preview", preview}},
+                     .dedupe_key = inquiry_id.empty() ? std::string() : absl::StrCat("listing_inquiry:", inquiry_id)};
+}
+
+absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyNewFollower(const std::string& recipient,
+                                                                             const Actor& follower) {
+  auto input = NewFollowerInput(recipient, follower);
+  if (!input.ok()) return input.status();
+  return Notify(*input);
+}
+
+absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyPostLike(const std::string& recipient,
+                                                                          const Actor& liker, const std::string& post_id,
+                                                                          const std::string& preview) {
+  auto input = PostLikeInput(recipient, liker, post_id, preview);
+  if (!input.ok()) return input.status();
+  return Notify(*input);
+}
+
+absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyPostComment(const std::string& recipient,
+                                                                             const Actor& commenter,
+                                                                             const std::string& post_id,
+                                                                             const std::string& comment_id,
+                                                                             const std::string& preview) {
+  auto input = PostCommentInput(recipient, commenter, post_id, comment_id, preview);
+  if (!input.ok()) return input.status();
+  return Notify(*input);
+}
+
+absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyCommentReply(
+    const std::string& recipient, const Actor& replier, const std::string& post_id, const std::string& comment_id,
+    const std::string& reply_id, const std::string& preview) {
+  auto input = CommentReplyInput(recipient, replier, post_id, comment_id, reply_id, preview);
+  if (!input.ok()) return input.status();
+  return Notify(*input);
+}
+
+absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyNewMessage(const std::string& recipient,
+                                                                            const Actor& sender,
+                                                                            int64_t conversation_id,
+                                                                            int64_t message_id,
+                                                                            const std::string& preview) {
+  auto input = NewMessageInput(recipient, sender, conversation_id, message_id, preview);
+  if (!input.ok()) return input.status();
+  return Notify(*input);
+}
+
+absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyThreadReply(const std::string& recipient,
+                                                                             const Actor& replier,
+                                                                             const std::string& thread_id,
+                                                                             const std::string& reply_id,
+                                                                             const std::string& preview) {
+  auto input = ThreadReplyInput(recipient, replier, thread_id, reply_id, preview);
+  if (!input.ok()) return input.status();
+  return Notify(*input);
 }
 
 absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyListingInquiry(
     const std::string& recipient, const Actor& buyer, const std::string& listing_id, const std::string& listing_title,
     const std::string& inquiry_id, const std::string& preview) {
-  if (buyer.id.empty() || listing_id.empty()) return absl::InvalidArgumentError("buyer.id and listing_id: required");
-  return Notify({.recipient_id = recipient, .type = "listing_inquiry", .actor = buyer, .entity_type = "listing",
-                 .entity_id = listing_id,
-                 .data = {{"listingId", listing_id}, {"listingTitle", listing_title}, {"inquiryId", inquiry_id},
-                          {"preview", preview}},
-                 .dedupe_key = inquiry_id.empty() ? std::string() : absl::StrCat("listing_inquiry:", inquiry_id)});
+  auto input = ListingInquiryInput(recipient, buyer, listing_id, listing_title, inquiry_id, preview);
+  if (!input.ok()) return input.status();
+  return Notify(*input);
 }
 
 absl::StatusOr<NotificationPage> Notifications::List(const std::string& user, const std::string& cursor, int limit,

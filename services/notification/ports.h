@@ -31,6 +31,22 @@ class EventSink {
   // first error; entries after a failure may or may not have been published.
   virtual absl::Status PublishEach(const std::string& event,
                                    const std::vector<std::pair<std::string, std::string>>& user_payloads) = 0;
+  struct Delivery {
+    std::string user;
+    std::string event;
+    std::string payload_json;
+  };
+  // Several events, in order (one user's events arrive in list order), pipelined in as few round
+  // trips as the sink can. Returns the first error; entries after a failure may or may not have
+  // been published. The default publishes them one by one.
+  virtual absl::Status PublishAll(const std::vector<Delivery>& deliveries) {
+    absl::Status first;
+    for (const auto& d : deliveries) {
+      absl::Status s = PublishToUser(d.user, d.event, d.payload_json);
+      if (first.ok()) first = s;
+    }
+    return first;
+  }
 };
 
 class SessionDirectory {

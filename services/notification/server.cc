@@ -34,6 +34,13 @@ absl::Status BusEventSink::PublishEach(const std::string& event,
   return publisher_.PublishBatch(events).status();
 }
 
+absl::Status BusEventSink::PublishAll(const std::vector<Delivery>& deliveries) {
+  std::vector<sb::bus::UserEvent> events;
+  events.reserve(deliveries.size());
+  for (const auto& d : deliveries) events.push_back({{d.user}, d.event, d.payload_json});
+  return publisher_.PublishBatch(events).status();
+}
+
 absl::StatusOr<std::vector<bool>> BusSessionDirectory::HaveLiveSessions(const std::vector<std::string>& users) {
   return sb::bus::UsersWithLiveSessions(redis_, users);
 }
@@ -146,6 +153,7 @@ void NotificationServer::Shutdown(absl::Time deadline) {
   grpc_->SetServing(false);
   grpc_->Drain(deadline);
   readiness_probe_->Stop();
+  notifications_->StopNotifies();  // stores what is queued while the database pool still exists
   pool_->Stop();
   admin_->Stop();
   sb::log::Info("notification stopped", {});

@@ -8,8 +8,8 @@
 //   gRPC (SB_GRPC_PORT, 7003): switchboard.notification.v1.NotificationService, health, reflection.
 //   HTTP (SB_HTTP_PORT, 9103): /metrics, /healthz, /readyz (postgres check, 503 while draining).
 //
-// Shutdown(deadline): readiness 503, gRPC NOT_SERVING and drain, the blocking pool (queued work
-// finishes), the admin server.
+// Shutdown(deadline): readiness 503, gRPC NOT_SERVING and drain, the Notify writers (queued
+// notifications are stored), the blocking pool (queued work finishes), the admin server.
 #pragma once
 
 #include <atomic>
@@ -42,6 +42,7 @@ class BusEventSink : public EventSink {
                               const std::string& payload) override;
   absl::Status PublishEach(const std::string& event,
                            const std::vector<std::pair<std::string, std::string>>& user_payloads) override;
+  absl::Status PublishAll(const std::vector<Delivery>& deliveries) override;  // Publisher::PublishBatch
 
  private:
   sb::bus::Publisher& publisher_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <boost/json.hpp>
 #include <pqxx/pqxx>
@@ -277,6 +278,350 @@ absl::StatusOr<NotificationStore::NotifyResult> NotificationStore::Notify(const 
     }
     result.notification = std::move(n);
     return result;
+  });
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<NotificationStore::NotifyResult>>> NotificationStore::NotifyBatch(
+    const std::vector<NotifyInput>& inputs) {
+  using Results = std::vector<absl::StatusOr<NotifyResult>>;
+  using Key = std::pair<std::string, std::string>;
+  if (inputs.empty()) return Results{};
+  const absl::Duration window = inputs.front().collapse_window;
+  // Everything below lives inside the lambda: RunInTransaction may run it again after a deadlock.
+  return sb::db::RunInTransaction(pool_, [&](pqxx::work& tx) -> absl::StatusOr<Results> {
+    const size_t n = inputs.size();
+    Results results(n, absl::InternalError("not processed"));
+    std::vector<NotifyResult> res(n);
+
+    // 1. Types and preferences of every (type, recipient) in one query; also the transaction's
+    // now() in epoch ms, which every row written below carries.
+    std::set<Key> pairs;
+    for (const auto& in : inputs) pairs.emplace(in.event.type, in.event.recipient_id);
+    std::vector<std::string> head_types, head_users;
+    for (const auto& [t, r] : pairs) {
+      head_types.push_back(t);
+      head_users.push_back(r);
+    }
+    std::map<Key, std::pair<NotificationType, Preferences>> heads;
+    int64_t now_ms = 0;
+    for (const auto& row : tx.exec_params(
+             "SELECT v.t, v.r, t.name, t.title_template, t.body_template, t.deep_link_template, t.default_enabled, "
+             "t.push, t.built_in, coalesce(p.push_enabled, true), coalesce(p.email_enabled, true), "
+             "coalesce(p.types::text, '{}'), p.quiet_start, p.quiet_end, coalesce(p.time_zone, 'UTC'), " SB_MS("now()")
+             " FROM unnest($1::text[], $2::text[]) AS v(t, r) JOIN notification.types t ON t.name = v.t "
+             "LEFT JOIN notification.preferences p ON p.user_id = v.r",
+             sb::db::TextArray(head_types), sb::db::TextArray(head_users))) {
+      const std::string user = row[1].as<std::string>();
+      heads[{row[0].as<std::string>(), user}] = {ReadType(row, 2), ReadPrefs(user, row, 9)};
+      now_ms = row[15].as<int64_t>();
+    }
+
+    // 2. Which items go on: known type, enabled. A key used twice in the batch is claimed by its
+    // first enabled use; later uses are duplicates of that one, as they would be one by one.
+    std::vector<bool> live(n, false);
+    std::vector<int> same_key_as(n, -1);
+    std::map<Key, size_t> claimed;
+    for (size_t i = 0; i < n; ++i) {
+      const auto& in = inputs[i];
+      auto head = heads.find({in.event.type, in.event.recipient_id});
+      if (head == heads.end()) {
+        results[i] = absl::NotFoundError(absl::StrCat("notification type \"", in.event.type, "\" is not registered"));
+        continue;
+      }
+      res[i].type = head->second.first;
+      res[i].prefs = head->second.second;
+      if (!Enabled(res[i].prefs, res[i].type)) {
+        res[i].outcome = Outcome::kDisabled;
+        results[i] = res[i];
+        continue;
+      }
+      live[i] = true;
+      if (in.dedupe_key.empty()) continue;
+      auto [it, fresh] = claimed.emplace(Key{in.event.recipient_id, in.dedupe_key}, i);
+      if (!fresh) same_key_as[i] = static_cast<int>(it->second);
+    }
+
+    // 3. The dedupe gate for every claimed key in one insert (a concurrent duplicate waits for us,
+    // or we for it); keys already present are retries, whose notification is read in one query.
+    std::set<Key> taken_keys;
+    std::map<Key, Notification> taken;
+    if (!claimed.empty()) {
+      std::vector<std::string> users, keys;
+      for (const auto& [key, i] : claimed) {
+        users.push_back(key.first);
+        keys.push_back(key.second);
+      }
+      std::set<Key> fresh;
+      for (const auto& row : tx.exec_params(
+               "INSERT INTO notification.dedupe_keys (recipient_id, dedupe_key) "
+               "SELECT r, k FROM unnest($1::text[], $2::text[]) AS v(r, k) ORDER BY r, k "
+               "ON CONFLICT DO NOTHING RETURNING recipient_id, dedupe_key",
+               sb::db::TextArray(users), sb::db::TextArray(keys))) {
+        fresh.emplace(row[0].as<std::string>(), row[1].as<std::string>());
+      }
+      users.clear();
+      keys.clear();
+      for (const auto& [key, i] : claimed) {
+        if (fresh.count(key) > 0) continue;
+        taken_keys.insert(key);
+        users.push_back(key.first);
+        keys.push_back(key.second);
+      }
+      if (!users.empty()) {
+        for (const auto& row : tx.exec_params(
+                 absl::StrCat("SELECT x.*, v.r, v.k FROM unnest($1::text[], $2::text[]) AS v(r, k) JOIN LATERAL ("
+                              "SELECT ", kColumns, " FROM notification.notifications WHERE id = (SELECT d.notification_id "
+                              "FROM notification.dedupe_keys d WHERE d.recipient_id = v.r AND d.dedupe_key = v.k)) x ON true"),
+                 sb::db::TextArray(users), sb::db::TextArray(keys))) {
+          taken[{row[18].as<std::string>(), row[19].as<std::string>()}] = ReadNotification(row);
+        }
+      }
+    }
+    auto stores = [&](size_t i) {
+      const auto& in = inputs[i];
+      return live[i] && same_key_as[i] < 0 &&
+             (in.dedupe_key.empty() || taken_keys.count({in.event.recipient_id, in.dedupe_key}) == 0);
+    };
+
+    // 4. Collapse targets: the groups' advisory locks in one statement (sorted, so batches and
+    // single Notify calls take them in one order), then the newest unread row of each group within
+    // the window, locked, in one query.
+    struct Slot {
+      Notification n;     // its state after the items processed so far
+      bool fresh = false;  // inserted by this batch (id known after the insert)
+      bool changed = false;
+      std::string dedupe_key;  // a fresh row's creating key
+    };
+    std::vector<Slot> slots;
+    std::map<Key, size_t> group_slot;
+    std::map<int64_t, size_t> slot_of_id;
+    std::set<Key> groups;
+    for (size_t i = 0; i < n; ++i) {
+      if (stores(i) && !inputs[i].event.group_key.empty()) groups.emplace(inputs[i].event.recipient_id, inputs[i].event.group_key);
+    }
+    if (!groups.empty()) {
+      std::vector<std::string> users, group_keys;
+      for (const auto& [user, group] : groups) {
+        users.push_back(user);
+        group_keys.push_back(group);
+      }
+      tx.exec_params("SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(r || chr(31) || g, 0) AS h "
+                     "FROM unnest($1::text[], $2::text[]) AS v(r, g)) s ORDER BY h",
+                     sb::db::TextArray(users), sb::db::TextArray(group_keys));
+      for (const auto& row : tx.exec_params(
+               absl::StrCat("SELECT x.*, v.r, v.g FROM unnest($1::text[], $2::text[]) AS v(r, g) JOIN LATERAL ("
+                            "SELECT ", kColumns, " FROM notification.notifications WHERE recipient_id = v.r AND "
+                            "group_key = v.g AND read_at IS NULL AND updated_at > now() - make_interval(secs => "
+                            "$3::double precision) ORDER BY updated_at DESC LIMIT 1 FOR UPDATE) x ON true"),
+               sb::db::TextArray(users), sb::db::TextArray(group_keys), absl::ToDoubleSeconds(window))) {
+        Slot slot;
+        slot.n = ReadNotification(row);
+        group_slot[{row[18].as<std::string>(), row[19].as<std::string>()}] = slots.size();
+        slot_of_id[slot.n.id] = slots.size();
+        slots.push_back(std::move(slot));
+      }
+    }
+
+    // 5. The items in order, in memory: collapse into the group's row (from the table or created
+    // earlier in the batch) or create one; duplicates see their notification as it is at that point.
+    std::vector<int> item_slot(n, -1);  // the row an item's notification is (fresh ids patched later)
+    for (size_t i = 0; i < n; ++i) {
+      if (!live[i]) continue;
+      const NotifyInput& in = inputs[i];
+      const Notification& ev = in.event;
+      if (!stores(i)) {
+        res[i].outcome = Outcome::kDuplicate;
+        if (same_key_as[i] >= 0) {
+          const size_t j = static_cast<size_t>(same_key_as[i]);
+          item_slot[i] = item_slot[j];
+          if (item_slot[j] >= 0) {
+            res[i].notification = slots[item_slot[j]].n;
+          } else {
+            res[i].notification = res[j].notification;
+          }
+        } else if (auto t = taken.find({ev.recipient_id, in.dedupe_key}); t != taken.end()) {
+          auto s = slot_of_id.find(t->second.id);
+          if (s != slot_of_id.end()) {
+            item_slot[i] = static_cast<int>(s->second);
+            res[i].notification = slots[s->second].n;
+          } else {
+            res[i].notification = t->second;
+          }
+        }
+        continue;
+      }
+      auto group = ev.group_key.empty() ? group_slot.end() : group_slot.find({ev.recipient_id, ev.group_key});
+      if (group != group_slot.end()) {
+        Slot& slot = slots[group->second];
+        Notification m = slot.n;
+        m.actors = MergeActors(ev.actor, m.actors.empty() ? std::vector<Actor>{m.actor} : m.actors);
+        m.actor = ev.actor;
+        m.count += 1;
+        for (const auto& [k, v] : ev.data) m.data[k] = v;  // the latest event's data wins
+        RenderInto(res[i].type, in.deep_link, m);
+        m.updated_at_ms = now_ms;
+        slot.n = m;
+        slot.changed = true;
+        item_slot[i] = static_cast<int>(group->second);
+        res[i].outcome = Outcome::kCollapsed;
+        res[i].notification = std::move(m);
+        continue;
+      }
+      Notification m = ev;
+      m.id = 0;
+      m.count = 1;
+      m.actors = ev.actor.id.empty() ? std::vector<Actor>{} : std::vector<Actor>{ev.actor};
+      m.read_at_ms.reset();
+      RenderInto(res[i].type, in.deep_link, m);
+      if (m.title.empty()) {
+        // Rolls the batch back (its dedupe keys too); the caller retries the items alone.
+        return absl::InvalidArgumentError(
+            absl::StrCat("the title of type \"", m.type, "\" renders empty: pass its template variables in data"));
+      }
+      m.created_at_ms = m.updated_at_ms = now_ms;
+      item_slot[i] = static_cast<int>(slots.size());
+      // Like a row inserted one by one (updated now), it takes the group's later events.
+      if (!ev.group_key.empty() && window > absl::ZeroDuration()) group_slot[{ev.recipient_id, ev.group_key}] = slots.size();
+      slots.push_back(Slot{m, true, true, in.dedupe_key});
+      res[i].outcome = Outcome::kCreated;
+      res[i].notification = std::move(m);
+    }
+
+    // 6. Writes: new rows in one INSERT (ids drawn in item order, so a later item has the larger id
+    // as one by one), collapsed existing rows in one UPDATE, then the dedupe keys' links.
+    std::vector<size_t> fresh_slots, changed_slots;
+    for (size_t s = 0; s < slots.size(); ++s) {
+      if (slots[s].fresh) {
+        fresh_slots.push_back(s);
+      } else if (slots[s].changed) {
+        changed_slots.push_back(s);
+      }
+    }
+    if (!fresh_slots.empty()) {
+      std::vector<std::string> recipient, type, actor_id, actor_name, actor_avatar, actors, entity_type, entity_id, title,
+          body, deep_link, data, dedupe_key, group_key;
+      std::vector<int64_t> count;
+      for (size_t s : fresh_slots) {
+        const Notification& m = slots[s].n;
+        recipient.push_back(m.recipient_id);
+        type.push_back(m.type);
+        actor_id.push_back(m.actor.id);
+        actor_name.push_back(m.actor.name);
+        actor_avatar.push_back(m.actor.avatar_url);
+        actors.push_back(ActorsJson(m.actors));
+        entity_type.push_back(m.entity_type);
+        entity_id.push_back(m.entity_id);
+        title.push_back(m.title);
+        body.push_back(m.body);
+        deep_link.push_back(m.deep_link);
+        data.push_back(DataJson(m.data));
+        dedupe_key.push_back(slots[s].dedupe_key);
+        group_key.push_back(m.group_key);
+        count.push_back(m.count);
+      }
+      using sb::db::TextArray;
+      for (const auto& row : tx.exec_params(
+               "WITH v AS (SELECT nextval('notification.notifications_id_seq') AS id, s.* FROM ("
+               "  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+               "  $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[]) "
+               "  WITH ORDINALITY AS u(recipient_id, type, actor_id, actor_name, actor_avatar_url, actors, entity_type, "
+               "  entity_id, title, body, deep_link, data, dedupe_key, group_key, group_count, ord) ORDER BY ord) s), "
+               "ins AS (INSERT INTO notification.notifications (id, recipient_id, type, actor_id, actor_name, "
+               "  actor_avatar_url, actors, entity_type, entity_id, title, body, deep_link, data, dedupe_key, group_key, "
+               "  group_count) SELECT id, recipient_id, type, actor_id, actor_name, actor_avatar_url, actors::jsonb, "
+               "  entity_type, entity_id, title, body, deep_link, data::jsonb, NULLIF(dedupe_key, ''), "
+               "  NULLIF(group_key, ''), group_count::int FROM v ORDER BY ord) "
+               "SELECT ord, id FROM v",
+               TextArray(recipient), TextArray(type), TextArray(actor_id), TextArray(actor_name),
+               TextArray(actor_avatar), TextArray(actors), TextArray(entity_type), TextArray(entity_id),
+               TextArray(title), TextArray(body), TextArray(deep_link), TextArray(data), TextArray(dedupe_key),
+               TextArray(group_key), sb::db::IdArray(count))) {
+        const auto ord = row[0].as<int64_t>();
+        if (ord < 1 || ord > static_cast<int64_t>(fresh_slots.size())) continue;
+        slots[fresh_slots[static_cast<size_t>(ord - 1)]].n.id = row[1].as<int64_t>();
+      }
+    }
+    if (!changed_slots.empty()) {
+      std::vector<int64_t> id, count;
+      std::vector<std::string> actor_id, actor_name, actor_avatar, actors, title, body, deep_link, data;
+      for (size_t s : changed_slots) {
+        const Notification& m = slots[s].n;
+        id.push_back(m.id);
+        actor_id.push_back(m.actor.id);
+        actor_name.push_back(m.actor.name);
+        actor_avatar.push_back(m.actor.avatar_url);
+        actors.push_back(ActorsJson(m.actors));
+        title.push_back(m.title);
+        body.push_back(m.body);
+        deep_link.push_back(m.deep_link);
+        data.push_back(DataJson(m.data));
+        count.push_back(m.count);
+      }
+      using sb::db::TextArray;
+      tx.exec_params0(
+          "UPDATE notification.notifications n SET actor_id = v.actor_id, actor_name = v.actor_name, "
+          "actor_avatar_url = v.actor_avatar_url, actors = v.actors::jsonb, title = v.title, body = v.body, "
+          "deep_link = v.deep_link, data = v.data::jsonb, group_count = v.group_count::int, updated_at = now() "
+          "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+          "$8::text[], $9::text[], $10::bigint[]) AS v(id, actor_id, actor_name, actor_avatar_url, actors, title, body, "
+          "deep_link, data, group_count) WHERE n.id = v.id",
+          sb::db::IdArray(id), TextArray(actor_id), TextArray(actor_name), TextArray(actor_avatar), TextArray(actors),
+          TextArray(title), TextArray(body), TextArray(deep_link), TextArray(data), sb::db::IdArray(count));
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (item_slot[i] >= 0 && res[i].notification) res[i].notification->id = slots[item_slot[i]].n.id;
+    }
+    {
+      std::vector<std::string> users, keys;
+      std::vector<int64_t> ids;
+      for (size_t i = 0; i < n; ++i) {
+        if (!stores(i) || inputs[i].dedupe_key.empty()) continue;
+        users.push_back(inputs[i].event.recipient_id);
+        keys.push_back(inputs[i].dedupe_key);
+        ids.push_back(res[i].notification->id);
+      }
+      if (!users.empty()) {
+        tx.exec_params0(
+            "UPDATE notification.dedupe_keys d SET notification_id = v.id FROM unnest($1::text[], $2::text[], "
+            "$3::bigint[]) AS v(r, k, id) WHERE d.recipient_id = v.r AND d.dedupe_key = v.k",
+            sb::db::TextArray(users), sb::db::TextArray(keys), sb::db::IdArray(ids));
+      }
+    }
+
+    // 7. Counters, after the rows: +created per recipient in one upsert (sorted), read for the
+    // recipients with nothing created. Each item's count is what it was right after that item.
+    std::map<std::string, int64_t> created;
+    for (size_t i = 0; i < n; ++i) {
+      if (live[i]) created[inputs[i].event.recipient_id] += res[i].outcome == Outcome::kCreated ? 1 : 0;
+    }
+    if (!created.empty()) {
+      std::vector<std::string> users;
+      std::vector<int64_t> adds;
+      for (const auto& [user, add] : created) {
+        users.push_back(user);
+        adds.push_back(add);
+      }
+      std::map<std::string, int64_t> running;  // before the batch's first item
+      for (const auto& row : tx.exec_params(
+               "WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS v(r, n)), "
+               "bumped AS (INSERT INTO notification.counters (recipient_id, unread) SELECT r, n FROM v WHERE n > 0 "
+               "  ORDER BY r ON CONFLICT (recipient_id) DO UPDATE SET unread = notification.counters.unread + "
+               "  EXCLUDED.unread RETURNING recipient_id, unread) "
+               "SELECT recipient_id, unread FROM bumped UNION ALL "
+               "SELECT c.recipient_id, c.unread FROM notification.counters c JOIN v ON c.recipient_id = v.r WHERE v.n = 0",
+               sb::db::TextArray(users), sb::db::IdArray(adds))) {
+        const std::string user = row[0].as<std::string>();
+        running[user] = row[1].as<int64_t>() - created[user];
+      }
+      for (size_t i = 0; i < n; ++i) {
+        if (!live[i]) continue;
+        int64_t& count = running[inputs[i].event.recipient_id];
+        if (res[i].outcome == Outcome::kCreated) ++count;
+        res[i].unread = count;
+        results[i] = std::move(res[i]);
+      }
+    }
+    return results;
   });
 }
 

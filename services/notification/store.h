@@ -53,6 +53,16 @@ class NotificationStore {
   // One transaction: type + preferences, dedupe gate, collapse or insert + counter. NotFound for
   // an unknown type.
   absl::StatusOr<NotifyResult> Notify(const NotifyInput& input);
+  // Group commit of Notify: the inputs in one transaction with a fixed number of statements (type
+  // + preferences of every item in one query, one multi-row dedupe gate, one advisory-lock
+  // statement and one FOR UPDATE lookup for every group, one multi-row INSERT, one multi-row
+  // UPDATE, one dedupe link, one counter upsert). Each item gets the outcome, notification and
+  // unread count that Notify on the inputs one by one, in order, would give it (items of one group
+  // collapse into each other; a key repeated in the batch is a duplicate of its first use). Per
+  // item: NotFound for an unknown type. A non-OK return means nothing was stored (e.g. a new
+  // notification whose title renders empty, a lost connection): retry the items alone with Notify.
+  // Every input's collapse_window must be the same (the first one's applies).
+  absl::StatusOr<std::vector<absl::StatusOr<NotifyResult>>> NotifyBatch(const std::vector<NotifyInput>& inputs);
 
   struct ChunkInput {
     std::vector<std::string> recipients;  // sorted, unique, valid

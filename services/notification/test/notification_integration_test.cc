@@ -2,6 +2,9 @@
 // with fake event sink, session directory and push sink; plus BusEventSink against a real Redis.
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <future>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -634,4 +637,282 @@ TEST_CASE("BusEventSink publishes per-user events to the users' channels and str
   auto live = sessions.HaveLiveSessions({"u1", "u2"});
   REQUIRE(live.ok());
   CHECK(*live == std::vector<bool>{false, false});
+}
+
+namespace {
+
+// The rows a run leaves behind, ids and times left out: notifications in id order, dedupe keys with
+// the position (in id order) of the notification they name, counters.
+std::vector<std::string> Snapshot(sb::db::ConnectionPool& pool) {
+  auto rows = sb::db::RunInTransaction(pool, [](pqxx::work& tx) {
+    std::vector<std::string> out;
+    for (const auto& r : tx.exec(
+             "SELECT concat_ws('|', recipient_id, type, actor_id, actors::text, entity_type, entity_id, title, body, "
+             "deep_link, data::text, coalesce(dedupe_key, '-'), coalesce(group_key, '-'), group_count, read_at IS NULL, "
+             "created_at <= updated_at) FROM notification.notifications ORDER BY id")) {
+      out.push_back(r[0].as<std::string>());
+    }
+    for (const auto& r : tx.exec(
+             "SELECT concat_ws('|', d.recipient_id, d.dedupe_key, (SELECT count(*) FROM notification.notifications n "
+             "WHERE n.id <= d.notification_id)) FROM notification.dedupe_keys d ORDER BY 1")) {
+      out.push_back(r[0].as<std::string>());
+    }
+    for (const auto& r : tx.exec("SELECT recipient_id || '=' || unread FROM notification.counters ORDER BY 1")) {
+      out.push_back(r[0].as<std::string>());
+    }
+    return out;
+  });
+  REQUIRE(rows.ok());
+  return *rows;
+}
+
+std::string Describe(const absl::StatusOr<NotificationStore::NotifyResult>& r) {
+  if (!r.ok()) return absl::StrCat("error ", absl::StatusCodeToString(r.status().code()));
+  std::string out = absl::StrCat("outcome ", static_cast<int>(r->outcome), " unread ", r->unread);
+  if (r->notification) {
+    const Notification& n = *r->notification;
+    std::string actors;
+    for (const auto& a : n.actors) absl::StrAppend(&actors, a.id, ",");
+    std::string data;
+    for (const auto& [k, v] : n.data) absl::StrAppend(&data, k, "=", v, ";");
+    absl::StrAppend(&out, " #", n.id, " ", n.recipient_id, " ", n.type, " [", n.title, "] [", n.body, "] ", n.deep_link,
+                    " count ", n.count, " actor ", n.actor.id, " actors ", actors, " data ", data, " group ", n.group_key,
+                    " read ", n.read_at_ms.has_value());
+  }
+  return out;
+}
+
+NotificationStore::NotifyInput StoreInput(const std::string& recipient, const std::string& type, const std::string& actor,
+                                          const std::string& key, const std::string& group,
+                                          std::map<std::string, std::string> data = {{"preview", "p"}}) {
+  NotificationStore::NotifyInput in;
+  in.event.recipient_id = recipient;
+  in.event.type = type;
+  in.event.actor = Actor{actor, actor + "-name", ""};
+  in.event.entity_type = "post";
+  in.event.entity_id = "e1";
+  in.event.data = std::move(data);
+  in.event.group_key = group;
+  in.dedupe_key = key;
+  return in;
+}
+
+// A session directory that holds the writer inside HaveLiveSessions until released, so the test
+// decides what queues behind it (and so what the next batch holds).
+class GateSessions : public SessionDirectory {
+ public:
+  absl::StatusOr<std::vector<bool>> HaveLiveSessions(const std::vector<std::string>& users) override {
+    std::unique_lock lock(mu);
+    ++entered;
+    cv.notify_all();
+    cv.wait(lock, [&] { return open; });
+    return std::vector<bool>(users.size(), false);
+  }
+  void WaitEntered(int n) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return entered >= n; });
+  }
+  void Open() {
+    std::lock_guard lock(mu);
+    open = true;
+    cv.notify_all();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  int entered = 0;
+  bool open = false;
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "a batch stores what the same notifications one by one store", "[notification][batch]") {
+  // Two databases in the same starting state: one gets the items one by one (Notify), the other
+  // as one batch (NotifyBatch).
+  static int n = 0;
+  const std::string other = absl::StrCat("notif_batch_", ++n);
+  REQUIRE(Postgres().CreateDatabase(other).ok());
+  sb::db::ConnectionPool other_pool(sb::db::PoolOptions{.url = Postgres().url(other), .max_connections = 2});
+  REQUIRE(sb::db::ApplyMigrations(other_pool, "notification", SB_NOTIFICATION_DEFAULT_MIGRATIONS_DIR).ok());
+  NotificationStore one_by_one(*pool);
+  NotificationStore batched(other_pool);
+  NotificationStore::PreferencesUpdate no_comments;
+  no_comments.types = {{"post_comment", false}};
+  for (NotificationStore* s : {&one_by_one, &batched}) {
+    // Before the batch: an unread like group of bob's (collapsed into by the batch), a read one
+    // (not collapsed into), cy's comments off, and a key seen before.
+    REQUIRE(s->Notify(StoreInput("bob", "post_like", "zed", "like:p1:zed", "post_like:p1")).ok());
+    REQUIRE(s->Notify(StoreInput("bob", "post_like", "yan", "like:p2:yan", "post_like:p2")).ok());
+    REQUIRE(s->UpdatePreferences("cy", no_comments).ok());
+    REQUIRE(s->Notify(StoreInput("cy", "new_follower", "old", "follow:old", "new_follower")).ok());
+  }
+  Exec("UPDATE notification.notifications SET read_at = now() WHERE dedupe_key = 'like:p2:yan'");
+  REQUIRE(sb::db::RunInTransaction(other_pool, [](pqxx::work& tx) {
+            tx.exec0("UPDATE notification.notifications SET read_at = now() WHERE dedupe_key = 'like:p2:yan'");
+          }).ok());
+
+  const std::vector<NotificationStore::NotifyInput> items = {
+      StoreInput("bob", "post_like", "ana", "like:p1:ana", "post_like:p1"),        // collapsed into zed's row
+      StoreInput("bob", "post_like", "bo", "like:p1:bo", "post_like:p1"),          // collapsed again
+      StoreInput("bob", "post_like", "zed", "like:p1:zed", "post_like:p1"),        // duplicate (key from before)
+      StoreInput("bob", "post_like", "ana", "like:p1:ana", "post_like:p1"),        // duplicate (key from this batch)
+      StoreInput("bob", "post_like", "cy", "like:p2:cy", "post_like:p2"),          // created: p2's row is read
+      StoreInput("bob", "post_like", "dee", "like:p2:dee", "post_like:p2"),        // collapsed into the row just created
+      StoreInput("bob", "new_follower", "ana", "", ""),                            // created, no key
+      StoreInput("bob", "new_follower", "ana", "", ""),                            // created again (no key, no group)
+      StoreInput("cy", "post_comment", "ana", "comment:1", "post_comment:p1"),     // disabled by cy
+      StoreInput("cy", "story_view", "ana", "", ""),                               // disabled by default
+      StoreInput("cy", "no_such_type", "ana", "", ""),                             // NotFound
+      StoreInput("cy", "new_follower", "old", "follow:old", "new_follower"),       // duplicate of a row it names
+      StoreInput("cy", "new_follower", "new", "follow:new", "new_follower"),       // collapsed into that row
+      StoreInput("dee", "comment_reply", "bo", "reply:1", "comment_reply:c1",
+                 {{"postId", "p9"}, {"preview", "first"}}),                        // created
+      StoreInput("dee", "comment_reply", "cy", "reply:2", "comment_reply:c1",
+                 {{"postId", "p9"}, {"preview", "second"}}),                       // collapsed, data merged
+      StoreInput("dee", "comment_reply", "bo", "reply:1", "comment_reply:c1"),     // duplicate of the collapsed row
+  };
+  std::vector<std::string> expected;
+  for (const auto& item : items) expected.push_back(Describe(one_by_one.Notify(item)));
+  auto batch = batched.NotifyBatch(items);
+  REQUIRE(batch.ok());
+  REQUIRE(batch->size() == items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    INFO("item " << i);
+    CHECK(Describe((*batch)[i]) == expected[i]);
+  }
+  // The outcomes the items were written for (so the comparison covers every path).
+  CHECK((*batch)[0]->outcome == Outcome::kCollapsed);
+  CHECK((*batch)[1]->notification->title == "bo-name and 2 others liked your post");
+  CHECK((*batch)[2]->outcome == Outcome::kDuplicate);
+  CHECK((*batch)[3]->outcome == Outcome::kDuplicate);
+  CHECK((*batch)[4]->outcome == Outcome::kCreated);
+  CHECK((*batch)[5]->outcome == Outcome::kCollapsed);
+  CHECK((*batch)[7]->outcome == Outcome::kCreated);
+  CHECK((*batch)[8]->outcome == Outcome::kDisabled);
+  CHECK((*batch)[9]->outcome == Outcome::kDisabled);
+  CHECK(absl::IsNotFound((*batch)[10].status()));
+  CHECK((*batch)[11]->outcome == Outcome::kDuplicate);
+  CHECK((*batch)[12]->outcome == Outcome::kCollapsed);
+  CHECK((*batch)[14]->notification->data.at("preview") == "second");
+  CHECK((*batch)[15]->notification->count == 2);
+  CHECK(Snapshot(other_pool) == Snapshot(*pool));
+
+  // The same batch again: every keyed item is a duplicate, in both.
+  std::vector<std::string> again;
+  for (const auto& item : items) again.push_back(Describe(one_by_one.Notify(item)));
+  auto batch_again = batched.NotifyBatch(items);
+  REQUIRE(batch_again.ok());
+  for (size_t i = 0; i < items.size(); ++i) {
+    INFO("again, item " << i);
+    CHECK(Describe((*batch_again)[i]) == again[i]);
+  }
+  CHECK(Snapshot(other_pool) == Snapshot(*pool));
+}
+
+TEST_CASE_METHOD(Fixture, "a batch that fails as a whole stores nothing; the domain retries its items alone",
+                 "[notification][batch]") {
+  // A new announcement without its title variable renders an empty title: the batch rolls back,
+  // its dedupe keys included.
+  const std::vector<NotificationStore::NotifyInput> items = {
+      StoreInput("bob", "new_follower", "ana", "f:ana", "new_follower"),
+      StoreInput("bob", "system_announcement", "", "a:1", "", {}),
+      StoreInput("cy", "new_follower", "ana", "f:ana", "new_follower"),
+  };
+  CHECK(absl::IsInvalidArgument(store->NotifyBatch(items).status()));
+  CHECK(Scalar("SELECT count(*) FROM notification.notifications") == 0);
+  CHECK(Scalar("SELECT count(*) FROM notification.dedupe_keys") == 0);
+
+  // Through the writer: hold it on a first notification, queue the three, release; they form one
+  // batch, which fails, and each is stored alone.
+  GateSessions gate;
+  NotificationOptions options;
+  options.notify_writers = 1;
+  Notifications held(*store, sink, gate, push, options, [this] { return now; });
+  std::promise<absl::StatusOr<Notifications::NotifyResult>> first_done;
+  held.NotifyAsync({.recipient_id = "dee", .type = "new_follower", .actor = Actor{"x"}},
+                   [&](absl::StatusOr<Notifications::NotifyResult> r) { first_done.set_value(std::move(r)); });
+  gate.WaitEntered(1);
+  std::vector<std::promise<absl::StatusOr<Notifications::NotifyResult>>> done(3);
+  held.NotifyAsync({.recipient_id = "bob", .type = "new_follower", .actor = Actor{"ana"}, .dedupe_key = "f:ana",
+                    .group_key = "new_follower"},
+                   [&](auto r) { done[0].set_value(std::move(r)); });
+  held.NotifyAsync({.recipient_id = "bob", .type = "system_announcement", .dedupe_key = "a:1"},
+                   [&](auto r) { done[1].set_value(std::move(r)); });
+  held.NotifyAsync({.recipient_id = "cy", .type = "new_follower", .actor = Actor{"ana"}, .dedupe_key = "f:ana",
+                    .group_key = "new_follower"},
+                   [&](auto r) { done[2].set_value(std::move(r)); });
+  gate.Open();
+  REQUIRE(first_done.get_future().get().ok());
+  auto bob = done[0].get_future().get();
+  auto bad = done[1].get_future().get();
+  auto cy = done[2].get_future().get();
+  REQUIRE(bob.ok());
+  CHECK(bob->outcome == Outcome::kCreated);
+  CHECK(absl::IsInvalidArgument(bad.status()));
+  REQUIRE(cy.ok());
+  CHECK(cy->outcome == Outcome::kCreated);
+  CHECK(Scalar("SELECT count(*) FROM notification.notifications") == 3);
+  CHECK(Scalar("SELECT count(*) FROM notification.dedupe_keys") == 2);  // not the failed one's
+  CHECK(Counter("bob") == 1);
+  CHECK(sink.To("bob", "notification:new").size() == 1);
+  CHECK(sink.To("cy", "notification:unread").back()["count"].as_int64() == 1);
+}
+
+TEST_CASE_METHOD(Fixture, "Notify through the writer: batches publish per item, refuse past the queue, skip cancelled",
+                 "[notification][batch]") {
+  GateSessions gate;
+  NotificationOptions options;
+  options.notify_writers = 1;
+  options.notify_queue_max = 4;
+  Notifications held(*store, sink, gate, push, options, [this] { return now; });
+  std::promise<absl::StatusOr<Notifications::NotifyResult>> first_done;
+  held.NotifyAsync({.recipient_id = "bob", .type = "new_follower", .actor = Actor{"first"}},
+                   [&](absl::StatusOr<Notifications::NotifyResult> r) { first_done.set_value(std::move(r)); });
+  gate.WaitEntered(1);
+
+  // Queued behind it: created, collapsed, duplicate, and one whose caller gave up; the next is
+  // refused at once (the queue holds 4).
+  std::vector<std::promise<absl::StatusOr<Notifications::NotifyResult>>> done(5);
+  auto like = [&](const std::string& who, size_t slot, std::function<bool()> cancelled = nullptr) {
+    held.NotifyAsync(Like("cy", who, "p1"), [&, slot](auto r) { done[slot].set_value(std::move(r)); }, cancelled);
+  };
+  like("ana", 0);
+  like("bo", 1);
+  like("ana", 2);
+  like("dee", 3, [] { return true; });
+  like("eve", 4);
+  auto refused = done[4].get_future().get();  // answered on this thread, before the writer runs
+  CHECK(absl::IsUnavailable(refused.status()));
+  gate.Open();
+  REQUIRE(first_done.get_future().get().ok());
+  auto created = done[0].get_future().get();
+  auto collapsed = done[1].get_future().get();
+  auto duplicate = done[2].get_future().get();
+  auto cancelled = done[3].get_future().get();
+  REQUIRE(created.ok());
+  REQUIRE(collapsed.ok());
+  REQUIRE(duplicate.ok());
+  CHECK(created->outcome == Outcome::kCreated);
+  CHECK(collapsed->outcome == Outcome::kCollapsed);
+  CHECK(collapsed->notification->id == created->notification->id);
+  CHECK(collapsed->notification->title == "bo-name and ana-name liked your post");
+  CHECK(duplicate->outcome == Outcome::kDuplicate);
+  CHECK(absl::IsCancelled(cancelled.status()));
+  CHECK(created->push_requested);  // offline, push on
+  CHECK(collapsed->push_requested);
+  CHECK_FALSE(duplicate->push_requested);
+  CHECK(gate.entered == 2);  // one liveness question for the batch
+
+  // Events per item, in order: new + unread for the created one, new (updated) for the collapse.
+  auto news = sink.To("cy", "notification:new");
+  REQUIRE(news.size() == 2);
+  CHECK_FALSE(news[0]["updated"].as_bool());
+  CHECK(news[1]["updated"].as_bool());
+  CHECK(news[1]["count"].as_int64() == 2);
+  CHECK(sink.To("cy", "notification:unread").size() == 1);
+  CHECK(Counter("cy") == 1);
+  CHECK(Scalar("SELECT count(*) FROM notification.dedupe_keys WHERE dedupe_key = 'like:p1:dee'") == 0);
+
+  held.StopNotifies();
+  auto stopped = held.Notify(Like("cy", "fay", "p1"));
+  CHECK(absl::IsUnavailable(stopped.status()));
 }
