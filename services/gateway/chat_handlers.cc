@@ -90,9 +90,45 @@ std::function<void(const grpc::Status&, Response&)> AckWith(sio::Ack ack) {
   };
 }
 
-std::string ConversationRoom(int64_t id) { return absl::StrCat("conversation:", id); }
+std::string ConversationRoom(int64_t id) { return std::string(kConversationRoomPrefix) + std::to_string(id); }
+
+// Asks chat whether `user` still takes part in conversation `id` (the check join:conversation
+// makes). An UNAVAILABLE answer (chat restarting, a dropped channel, calls shed) is asked once
+// more; a DEADLINE_EXCEEDED one already waited a full timeout and is not.
+void CheckParticipation(ChatClient& chat, const std::string& user, int64_t id, int attempt,
+                        std::function<void(RecoveredRoomVerdict)> done) {
+  pb::GetConversationRequest req;
+  req.set_user_id(user);
+  req.set_conversation_id(id);
+  chat.Call<pb::GetConversationRequest, pb::ConversationResponse>(
+      &Stub::GetConversation, std::move(req),
+      [&chat, user, id, attempt, done = std::move(done)](const grpc::Status& status, pb::ConversationResponse&) mutable {
+        RecoveredRoomVerdict verdict;
+        if (status.ok()) {
+          verdict.allowed = true;
+          return done(std::move(verdict));
+        }
+        if (status.error_code() == grpc::StatusCode::UNAVAILABLE && attempt == 1) {
+          return CheckParticipation(chat, user, id, attempt + 1, std::move(done));
+        }
+        ClientError e = ClientErrorFor(status);
+        sb::log::Info("recovered conversation room refused",
+                      {{"user", user}, {"conversation", id}, {"reason", e.code}, {"error", status.error_message()}});
+        verdict.event = "conversation:left";
+        verdict.payload = json::object{{"conversationId", std::to_string(id)}, {"reason", e.code}, {"message", e.message}};
+        done(std::move(verdict));
+      });
+}
 
 }  // namespace
+
+std::optional<int64_t> ConversationIdOfRoom(const std::string& room) {
+  if (!room.starts_with(kConversationRoomPrefix)) return std::nullopt;
+  int64_t id = 0;
+  if (!absl::SimpleAtoi(room.substr(kConversationRoomPrefix.size()), &id) || id <= 0) return std::nullopt;
+  if (ConversationRoom(id) != room) return std::nullopt;  // "+7", "007": not a room this gateway makes
+  return id;
+}
 
 void InstallChatHandlers(Realtime& realtime, ChatClient& chat) {
   realtime.OnUserAuthenticated([&chat](const AuthenticatedUser& user) {
@@ -109,6 +145,15 @@ void InstallChatHandlers(Realtime& realtime, ChatClient& chat) {
                                                  }
                                                });
   });
+
+  // A recovered socket keeps a conversation room only while chat still confirms participation.
+  realtime.SetRecoveredRoomCheck(std::string(kConversationRoomPrefix),
+                                 [&chat](const std::shared_ptr<sio::Socket>&, const std::string& user,
+                                         const std::string& room, std::function<void(RecoveredRoomVerdict)> done) {
+                                   auto id = ConversationIdOfRoom(room);
+                                   if (!id) return done(RecoveredRoomVerdict{});
+                                   CheckParticipation(chat, user, *id, 1, std::move(done));
+                                 });
 
   realtime.SetServiceHandler("join:conversation", [&realtime, &chat](const std::shared_ptr<sio::Socket>& socket,
                                                                      const std::string& user, sio::Message& msg,

@@ -3,6 +3,12 @@
 //
 //   join:conversation   {conversationId}           -> Chat.GetConversation (participants only), then
 //                                                     the socket joins room "conversation:{id}"
+//                                                     (restored by connection state recovery only
+//                                                     after chat confirms participation again; else
+//                                                     the socket leaves it and gets
+//                                                     `conversation:left` {conversationId, reason,
+//                                                     message}, reason forbidden / not_found /
+//                                                     unavailable (chat down: asked twice) / ...)
 //   leave:conversation  {conversationId}           -> leaves the room (no chat call)
 //   message:send        {conversationId, clientMessageId, content, type?, mediaUrl?} -> SendMessage
 //   message:read        {conversationId, seq?}     -> MarkRead (seq omitted: everything)
@@ -52,7 +58,13 @@ std::optional<int64_t> IdFrom(const boost::json::value* value);
 // Async calls to ChatService with a deadline (SB_CHAT_TIMEOUT); `done` runs on a gRPC thread.
 using ChatClient = sb::rpc::AsyncClient<switchboard::chat::v1::ChatService>;
 
-// Registers the chat event handlers and the directory upsert on `realtime` (before Install()).
+// The Socket.IO room of a conversation: "conversation:{id}".
+inline constexpr std::string_view kConversationRoomPrefix = "conversation:";
+// The conversation id of a room named exactly as ConversationRoom makes it, else nullopt.
+std::optional<int64_t> ConversationIdOfRoom(const std::string& room);
+
+// Registers the chat event handlers, the recovered conversation-room check and the directory
+// upsert on `realtime` (before Install()).
 void InstallChatHandlers(Realtime& realtime, ChatClient& chat);
 
 }  // namespace sb::gateway

@@ -155,7 +155,9 @@ Realtime::Realtime(RealtimeOptions options, sb::auth::Verifier verifier, sio::Se
       evictions_(registry.Counter("sb_gateway_evictions_total", "Sockets disconnected by the gateway, by reason.",
                                   {"reason"})),
       bus_events_(registry.Counter("sb_gateway_bus_events_total", "Bus events received, by kind.", {"kind"})),
-      auth_results_(registry.Counter("sb_gateway_auth_total", "Socket authentications, by result.", {"result"})) {
+      auth_results_(registry.Counter("sb_gateway_auth_total", "Socket authentications, by result.", {"result"})),
+      recovered_rooms_(registry.Counter("sb_gateway_recovered_rooms_total",
+                                        "Claimed rooms brought back by recovered sockets, by outcome.", {"result"})) {
   auto gauge = [&](const char* name, const char* help, std::function<double()> fn) {
     gauges_.push_back(registry.AddGaugeCallback(name, help, std::move(fn)));
   };
@@ -311,30 +313,84 @@ void Realtime::OnConnection(SocketPtr socket) {
   RegisterHandlers(socket);
   socket->OnDisconnect([this](sio::Socket& s, std::string_view reason) { OnDisconnect(s, reason); });
 
-  if (socket->recovered()) {
-    for (const auto& room : socket->Rooms()) {
-      if (StartsWith(room, kPresenceRoomPrefix)) {
-        // Watches come back with the session (they were authorized before the drop).
-        const std::string user = room.substr(kPresenceRoomPrefix.size());
-        auto channel = sb::bus::PresenceChannel(user);
-        if (channel.ok() && static_cast<int>(state->watched.size()) < options_.max_watched_per_socket) {
-          state->watched.insert(user);
-          AddChannel(*state, *channel, /*capped=*/false);
-        } else {
-          socket->Leave(room);
-        }
-        continue;
-      }
-      if (!IsPublicRoom(room)) continue;
-      auto channel = sb::bus::RoomChannel(room);
-      if (channel.ok() && AddChannel(*state, *channel)) state->public_rooms.insert(room);
-    }
-  }
+  if (socket->recovered()) RestoreRooms(socket, *state);
   if (state->phase.load() == kAuthenticated) {
     OnAuthenticated(*socket, *state);
   } else {
     state->auth_deadline_ms = NowMs() + options_.auth_timeout.count();
   }
+}
+
+void Realtime::RestoreRooms(const SocketPtr& socket, SocketState& state) {
+  // The user room is joined again by OnAuthenticated; a saved session always has a user (only
+  // authenticated sockets are saved), but a room is never kept for a socket without one.
+  const std::string own_room = state.user.empty() ? std::string() : UserRoom(state.user);
+  for (const auto& room : socket->Rooms()) {
+    if (room == socket->id() || (!own_room.empty() && room == own_room)) continue;
+    if (state.user.empty()) {
+      socket->Leave(room);
+      continue;
+    }
+    if (StartsWith(room, kPresenceRoomPrefix)) {
+      // Watches come back with the session (they were authorized before the drop).
+      const std::string user = room.substr(kPresenceRoomPrefix.size());
+      auto channel = sb::bus::PresenceChannel(user);
+      if (channel.ok() && static_cast<int>(state.watched.size()) < options_.max_watched_per_socket) {
+        state.watched.insert(user);
+        AddChannel(state, *channel, /*capped=*/false);
+      } else {
+        socket->Leave(room);
+      }
+      continue;
+    }
+    if (IsPublicRoom(room)) {
+      // Over a limit (another instance may be configured lower): left, since a room without its
+      // subscription would silently receive only what others happen to subscribe.
+      if (!JoinRoomOnStrand(*socket, state, room).ok()) socket->Leave(room);
+      continue;
+    }
+    const RecoveredRoomCheck* check = nullptr;
+    for (const auto& [prefix, fn] : recovered_room_checks_) {
+      if (room.size() > prefix.size() && StartsWith(room, prefix)) check = &fn;
+    }
+    if (!check) {
+      // Nobody vouches for it (e.g. its module is not deployed here): keeping the membership
+      // without a subscription would deliver only what happens to be subscribed by others.
+      recovered_rooms_.Labels({"unclaimed"}).Increment();
+      socket->Leave(room);
+      continue;
+    }
+    // Subscribed before the check answers: events published while it runs must not be lost for a
+    // participant; a refused socket only gets them until the verdict (it was sent the gap already).
+    if (absl::Status joined = JoinRoomOnStrand(*socket, state, room); !joined.ok()) {
+      recovered_rooms_.Labels({"over_limit"}).Increment();
+      sb::log::Info("recovered room left", {{"sid", socket->id()}, {"room", room}, {"reason", std::string(joined.message())}});
+      socket->Leave(room);
+      continue;
+    }
+    (*check)(socket, state.user, room, [this, socket, room](RecoveredRoomVerdict verdict) {
+      OnStrand(socket, [this, socket, room, verdict = std::move(verdict)]() mutable {
+        ApplyRoomVerdict(socket, room, std::move(verdict));
+      });
+    });
+  }
+}
+
+void Realtime::ApplyRoomVerdict(const SocketPtr& socket, const std::string& room, RecoveredRoomVerdict verdict) {
+  auto state = StateOf(*socket);
+  // Gone (OnDisconnect released its channels) or the client left the room meanwhile.
+  if (!socket->connected() || !state || !state->public_rooms.count(room)) return;
+  if (verdict.allowed) {
+    recovered_rooms_.Labels({"kept"}).Increment();
+    return;
+  }
+  recovered_rooms_.Labels({"refused"}).Increment();
+  state->public_rooms.erase(room);
+  socket->Leave(room);
+  if (auto channel = sb::bus::RoomChannel(room); channel.ok()) RemoveChannel(*state, *channel);
+  sb::log::Info("recovered room refused", {{"sid", socket->id()}, {"user", state->user}, {"room", room}});
+  // After the leave, on the strand: no room event can follow this one.
+  if (!verdict.event.empty()) socket->Emit(verdict.event, json::array{std::move(verdict.payload)});
 }
 
 void Realtime::OnAuthenticated(sio::Socket& socket, SocketState& state) {
@@ -468,6 +524,10 @@ void Realtime::OnAuthEvent(sio::Socket& s, sio::Message& msg, sio::Ack ack) {
 
 void Realtime::SetServiceHandler(const std::string& event, ServiceEventHandler handler) {
   service_handlers_[event] = std::move(handler);
+}
+
+void Realtime::SetRecoveredRoomCheck(std::string prefix, RecoveredRoomCheck check) {
+  recovered_room_checks_.emplace_back(std::move(prefix), std::move(check));
 }
 
 void Realtime::OnUserAuthenticated(std::function<void(const AuthenticatedUser&)> callback) {

@@ -26,6 +26,11 @@
 //   bus channel sb:p:{user} (refcounted) for users the presence service allowed; presence events
 //   are emitted to that room only, i.e. to the sockets watching that user. Watches count against
 //   max_watched_per_socket, not against the room / subscription limits.
+// - Recovered rooms: a recovered socket comes back in the rooms of its saved session. Its user room,
+//   public rooms and presence rooms are re-subscribed as before; a room whose prefix a handler
+//   module claimed (SetRecoveredRoomCheck, e.g. "conversation:") is re-joined like
+//   JoinAuthorizedRoom and kept only if the module's asynchronous check allows it; any other room
+//   is left at once (never kept without its bus subscription).
 // - Session hooks: OnSessionOpened / OnSessionClosed tell the presence wiring about every
 //   authenticated socket (with its socket id and handshake device/platform); LocalSessions lists
 //   them for lease renewal.
@@ -47,6 +52,7 @@
 #include <vector>
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include "absl/status/status.h"
 
@@ -129,6 +135,21 @@ using ServiceEventHandler = std::function<void(const std::shared_ptr<socketio::s
                                                const std::string& user, socketio::server::Message& msg,
                                                socketio::server::Ack ack)>;
 
+// The verdict on a room a recovered socket brought back (see Realtime::SetRecoveredRoomCheck).
+struct RecoveredRoomVerdict {
+  bool allowed = false;
+  // Refused only: an event emitted to the socket after it left the room (empty: none), so the
+  // client learns it is out and can resync or join again.
+  std::string event;
+  boost::json::value payload;
+};
+
+// Decides whether the recovered socket of `user` may stay in `room`. Runs on the socket's strand
+// and must not block; call `done` exactly once, from any thread (inline too).
+using RecoveredRoomCheck = std::function<void(const std::shared_ptr<socketio::server::Socket>& socket,
+                                              const std::string& user, const std::string& room,
+                                              std::function<void(RecoveredRoomVerdict)> done)>;
+
 class Realtime {
  public:
   Realtime(RealtimeOptions options, sb::auth::Verifier verifier, socketio::server::Server& io,
@@ -143,6 +164,13 @@ class Realtime {
   // Before Install(): `handler` answers `event` (one of the service events of DESIGN.md) instead of
   // the "unsupported_event" placeholder.
   void SetServiceHandler(const std::string& event, ServiceEventHandler handler);
+  // Before Install(): rooms starting with `prefix` that a recovered socket brings back are kept only
+  // when `check` allows it. While the check runs the room is already re-joined as
+  // JoinAuthorizedRoom does (bus channel subscribed, room and subscription limits counted), so no
+  // live room event is lost meanwhile; a refusal leaves the room, releases its channel and emits
+  // the verdict's event. A room past the limits is left without a check. Counted in
+  // sb_gateway_recovered_rooms_total{result=kept|refused|over_limit|unclaimed}.
+  void SetRecoveredRoomCheck(std::string prefix, RecoveredRoomCheck check);
   // Before Install(): called (on the strand, must not block) when a socket authenticates with a
   // token (CONNECT or the auth event; not for recovered sockets).
   void OnUserAuthenticated(std::function<void(const AuthenticatedUser&)> callback);
@@ -240,6 +268,7 @@ class Realtime {
   sb::metrics::CounterFamily& evictions_;
   sb::metrics::CounterFamily& bus_events_;
   sb::metrics::CounterFamily& auth_results_;
+  sb::metrics::CounterFamily& recovered_rooms_;
   std::vector<sb::metrics::CallbackHandle> gauges_;
 
   mutable std::mutex mu_;
@@ -255,6 +284,11 @@ class Realtime {
   std::unordered_map<std::string, ServiceEventHandler> service_handlers_;  // set before Install
   std::function<void(const AuthenticatedUser&)> on_user_authenticated_;  // set before Install
   std::function<void(const ClientSession&)> on_session_opened_, on_session_closed_;  // set before Install
+  std::vector<std::pair<std::string, RecoveredRoomCheck>> recovered_room_checks_;    // set before Install
+  // Re-subscribes or leaves each room a recovered socket brought back (strand).
+  void RestoreRooms(const SocketPtr& socket, SocketState& state);
+  // Applies a recovered-room check's verdict (strand).
+  void ApplyRoomVerdict(const SocketPtr& socket, const std::string& room, RecoveredRoomVerdict verdict);
   // Runs `fn` on the socket's strand (inline when the session is gone).
   void OnStrand(const SocketPtr& socket, std::function<void()> fn);
   absl::Status JoinRoomOnStrand(socketio::server::Socket& socket, SocketState& state, const std::string& room);

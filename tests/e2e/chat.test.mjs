@@ -5,6 +5,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { io } from "socket.io-client";
+import grpc from "@grpc/grpc-js";
+import protoLoader from "@grpc/proto-loader";
 import { connect, freePort, mintToken, once, sleep, startPostgres, startProcess, startRedis } from "./helpers.mjs";
 
 const buildDir = process.env.SB_BUILD_DIR || "/work/main/build/dev";
@@ -13,9 +17,33 @@ const gatewayBinary = process.env.SB_GATEWAY_BIN || path.join(buildDir, "service
 const SECRET = "e2e-chat-secret-0123456789-0123456789";
 
 const httpReady = (url) => async () => (await fetch(url)).status === 200;
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+// A GatewayService client: call(method, request) resolves with the response.
+function gatewayClient(address) {
+  const def = protoLoader.loadSync("switchboard/gateway/v1/gateway.proto", {
+    includeDirs: [path.join(root, "proto")],
+    keepCase: true,
+    longs: Number,
+    defaults: true,
+    oneofs: true,
+  });
+  const Client = grpc.loadPackageDefinition(def).switchboard.gateway.v1.GatewayService;
+  const client = new Client(address, grpc.credentials.createInsecure());
+  return {
+    call: (method, request) =>
+      new Promise((resolve, reject) =>
+        client[method](request, { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))),
+      ),
+    close: () => client.close(),
+  };
+}
 
 describe("chat through the gateway", () => {
   let pg, redis, chat, gateway, url;
+  // A second gateway instance on the same Redis and chat (recovery across instances), and a
+  // GatewayService client of the first one (room Publish).
+  let gatewayB, urlB, grpcA;
   const sockets = [];
 
   before(async () => {
@@ -46,16 +74,34 @@ describe("chat through the gateway", () => {
       ready: httpReady(`http://127.0.0.1:${gwHttp}/readyz`),
     });
     url = `http://127.0.0.1:${gwHttp}`;
+    grpcA = gatewayClient(`127.0.0.1:${gwGrpc}`);
+    const [bHttp, bGrpc] = await Promise.all([freePort(), freePort()]);
+    gatewayB = await startProcess("sb-gateway-b", gatewayBinary, [], {
+      env: {
+        SB_HTTP_PORT: String(bHttp),
+        SB_GRPC_PORT: String(bGrpc),
+        SB_REDIS_URL: redis.url,
+        SB_JWT_SECRET: SECRET,
+        SB_CHAT_ADDR: `127.0.0.1:${chatGrpc}`,
+        SB_LOG_LEVEL: "warn",
+      },
+      ready: httpReady(`http://127.0.0.1:${bHttp}/readyz`),
+    });
+    urlB = `http://127.0.0.1:${bHttp}`;
   });
 
   after(async () => {
     for (const s of sockets) s.disconnect();
+    if (grpcA) grpcA.close();
     const codes = {};
     if (gateway) codes.gateway = await gateway.stop();
+    if (gatewayB) codes.gatewayB = await gatewayB.stop();
     if (chat) codes.chat = await chat.stop();
     if (redis) await redis.stop();
     if (pg) await pg.stop();
-    assert.deepEqual(codes, { gateway: 0, chat: 0 }, "services exit cleanly on SIGTERM");
+    // The last test stops chat itself (and checks its exit code there).
+    assert.deepEqual(codes, chat ? { gateway: 0, gatewayB: 0, chat: 0 } : { gateway: 0, gatewayB: 0 },
+                     "services exit cleanly on SIGTERM");
   });
 
   const token = (user) => mintToken(SECRET, { sub: user, username: `${user}-name`, avatar: `https://img.example/${user}.png` });
@@ -256,5 +302,121 @@ describe("chat through the gateway", () => {
     assert.deepEqual(list.body.users.map((u) => u.id), ["alice"]);
     assert.equal((await rest("bob", "DELETE", "/blocks/alice")).status, 200);
     assert.equal((await send(alice, "back again")).ok, true);
+  });
+
+  // ---- conversation rooms and connection state recovery -------------------------------------------
+
+  // A socket on gateway A (no automatic reconnection) in room conversation:{id}, holding a pid and
+  // the offset of one room event; its room events are collected as [n, offset].
+  async function inConversationRoom(user, id) {
+    const socket = await client(user);
+    const join = await emit(socket, "join:conversation", { conversationId: id });
+    assert.equal(join.ok, true, JSON.stringify(join));
+    return socket;
+  }
+  const roomEvents = (socket) => {
+    const got = [];
+    socket.on("room:evt", (payload, offset) => got.push([payload.n, offset]));
+    return got;
+  };
+  const publishToRoom = async (id, n) =>
+    (await grpcA.call("Publish", { room: `conversation:${id}`, event: "room:evt", payload_json: JSON.stringify({ n }) }))
+      .offsets[0];
+  // Reconnects with the dropped socket's pid and last offset (what socket.io-client's manager
+  // sends) to `target`, as a fresh client; resolves once connected.
+  async function recoverOn(target, user, dropped, { beforeConnect } = {}) {
+    const socket = io(target, { forceNew: true, reconnection: false, transports: ["websocket"], autoConnect: false,
+                                auth: { token: token(user) } });
+    sockets.push(socket);
+    socket._pid = dropped.pid;
+    socket._lastOffset = dropped.offset;
+    if (beforeConnect) beforeConnect(socket);
+    const connected = once(socket, "connect");
+    socket.connect();
+    await connected;
+    return socket;
+  }
+  const drop = (socket) => {
+    const saved = { pid: socket._pid, offset: socket._lastOffset, id: socket.id };
+    assert.ok(saved.pid && saved.offset, "the client holds a pid and an offset");
+    socket.io.engine.close(); // a network drop, not a disconnect: the session is saved for recovery
+    return saved;
+  };
+
+  test("recovery on another instance re-checks conversation rooms: members keep them, removed users leave", async () => {
+    const created = await rest("rina", "POST", "/conversations", { type: "group", title: "ops", participantIds: ["sam", "tess"] });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.conversation.id;
+    const sam = await inConversationRoom("sam", id);
+    const tess = await inConversationRoom("tess", id);
+    const first = [once(sam, "room:evt"), once(tess, "room:evt")];
+    await publishToRoom(id, 0);
+    await Promise.all(first);
+    const samSaved = drop(sam);
+    const tessSaved = drop(tess);
+    await sleep(300);
+
+    const gap = await publishToRoom(id, 1); // while both are away, both still members
+    const removed = await rest("rina", "DELETE", `/conversations/${id}/participants/tess`);
+    assert.equal(removed.status, 200, JSON.stringify(removed.body));
+
+    let samGot, tessGot, tessLeft;
+    const sam2 = await recoverOn(urlB, "sam", samSaved, { beforeConnect: (s) => (samGot = roomEvents(s)) });
+    const tess2 = await recoverOn(urlB, "tess", tessSaved, {
+      beforeConnect: (s) => {
+        tessGot = roomEvents(s);
+        tessLeft = once(s, "conversation:left");
+      },
+    });
+    assert.equal(sam2.recovered, true);
+    assert.equal(sam2.id, samSaved.id);
+    assert.equal(tess2.recovered, true);
+    // tess is no longer a participant: B takes her out of the room and says why.
+    const [left] = await tessLeft;
+    assert.deepEqual({ ...left, message: undefined }, { conversationId: id, reason: "forbidden", message: undefined });
+    await sleep(300); // B's subscription of the room's bus channel becomes live
+
+    const live = await publishToRoom(id, 2); // after the reconnect: only through B's bus subscription
+    await sleep(300);
+    // sam: the gap event (replayed) and the live one, each exactly once, with their offsets.
+    assert.deepEqual(samGot, [[1, gap], [2, live]]);
+    // tess got the event of the gap, when she was still a member, and nothing after her removal.
+    assert.deepEqual(tessGot, [[1, gap]]);
+    assert.equal((await emit(tess2, "join:conversation", { conversationId: id })).error.code, "forbidden");
+
+    // The room stays with sam through later events, and leave:conversation still releases it.
+    assert.equal((await emit(sam2, "leave:conversation", { conversationId: id })).ok, true);
+    await publishToRoom(id, 3);
+    await sleep(300);
+    assert.deepEqual(samGot.map(([n]) => n), [1, 2]);
+  });
+
+  test("recovery while chat is down: the conversation room is left with reason unavailable", async () => {
+    const created = await rest("rina", "POST", "/conversations", { type: "group", title: "night", participantIds: ["uma"] });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.conversation.id;
+    const uma = await inConversationRoom("uma", id);
+    const first = once(uma, "room:evt");
+    await publishToRoom(id, 0);
+    await first;
+    const saved = drop(uma);
+    await sleep(300);
+    const code = await chat.stop();
+    chat = null;
+    assert.equal(code, 0, "chat exits cleanly on SIGTERM");
+    let got, left;
+    const uma2 = await recoverOn(urlB, "uma", saved, {
+      beforeConnect: (s) => {
+        got = roomEvents(s);
+        left = once(s, "conversation:left", 15_000);
+      },
+    });
+    assert.equal(uma2.recovered, true);
+    const [event] = await left;
+    assert.equal(event.conversationId, id);
+    assert.equal(event.reason, "unavailable");
+    await publishToRoom(id, 1);
+    await sleep(300);
+    assert.deepEqual(got, []); // out of the room: no room event, and none replayed (there was no gap)
   });
 });

@@ -44,3 +44,18 @@ TEST_CASE("ids are accepted as positive JSON numbers or numeric strings") {
   CHECK_FALSE(IdFrom(&obj));
   CHECK_FALSE(IdFrom(nullptr));
 }
+
+TEST_CASE("conversation rooms: only names the gateway makes map back to an id") {
+  using sb::gateway::ConversationIdOfRoom;
+  CHECK(ConversationIdOfRoom("conversation:42") == 42);
+  CHECK(ConversationIdOfRoom("conversation:9223372036854775807") == INT64_MAX);
+  CHECK_FALSE(ConversationIdOfRoom("conversation:"));
+  CHECK_FALSE(ConversationIdOfRoom("conversation:0"));
+  CHECK_FALSE(ConversationIdOfRoom("conversation:-3"));
+  CHECK_FALSE(ConversationIdOfRoom("conversation:007"));
+  CHECK_FALSE(ConversationIdOfRoom("conversation:+7"));
+  CHECK_FALSE(ConversationIdOfRoom("conversation:4x"));
+  CHECK_FALSE(ConversationIdOfRoom("conversation:99999999999999999999"));
+  CHECK_FALSE(ConversationIdOfRoom("public:conversation:42"));
+  CHECK_FALSE(ConversationIdOfRoom("user:42"));
+}
