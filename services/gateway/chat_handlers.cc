@@ -148,8 +148,8 @@ void InstallChatHandlers(Realtime& realtime, ChatClient& chat) {
 
   // A recovered socket keeps a conversation room only while chat still confirms participation.
   realtime.SetRecoveredRoomCheck(std::string(kConversationRoomPrefix),
-                                 [&chat](const std::shared_ptr<sio::Socket>&, const std::string& user,
-                                         const std::string& room, std::function<void(RecoveredRoomVerdict)> done) {
+                                 [&chat](const std::string& user, const std::string& room,
+                                         std::function<void(RecoveredRoomVerdict)> done) {
                                    auto id = ConversationIdOfRoom(room);
                                    if (!id) return done(RecoveredRoomVerdict{});
                                    CheckParticipation(chat, user, *id, 1, std::move(done));

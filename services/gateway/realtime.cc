@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_set>
 
 #include <boost/json.hpp>
 
@@ -27,6 +28,11 @@ namespace {
 enum AuthPhase : int { kPending = 0, kAuthenticated = 1, kTimedOut = 2 };
 
 bool StartsWith(std::string_view text, std::string_view prefix) { return text.starts_with(prefix); }
+
+// Where VetRecoveredSession leaves its decisions in a recovered socket's data for RestoreRooms:
+// the claimed rooms it allowed, and the events of its refusals ([{event, payload}]).
+constexpr std::string_view kVettedRoomsKey = "sb:vettedRooms";
+constexpr std::string_view kRoomNoticesKey = "sb:roomNotices";
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
@@ -321,7 +327,92 @@ void Realtime::OnConnection(SocketPtr socket) {
   }
 }
 
+const RecoveredRoomCheck* Realtime::CheckFor(const std::string& room) const {
+  for (const auto& [prefix, check] : recovered_room_checks_) {
+    if (room.size() > prefix.size() && StartsWith(room, prefix)) return &check;
+  }
+  return nullptr;
+}
+
+void Realtime::VetRecoveredSession(const std::string& user, sio::SessionState state,
+                                   std::function<void(sio::SessionState)> done) {
+  // Shared by the checks' callbacks; the last one to answer finishes the vetting, on its thread.
+  struct Vetting {
+    std::mutex mu;
+    sio::SessionState state;
+    std::vector<size_t> claimed;  // indexes into state.rooms
+    std::vector<RecoveredRoomVerdict> verdicts;
+    size_t unanswered = 0;
+    std::function<void(sio::SessionState)> done;
+  };
+  auto vetting = std::make_shared<Vetting>();
+  for (size_t i = 0; i < state.rooms.size(); ++i) {
+    if (CheckFor(state.rooms[i])) vetting->claimed.push_back(i);
+  }
+  vetting->verdicts.resize(vetting->claimed.size());
+  vetting->unanswered = vetting->claimed.size();
+  vetting->state = std::move(state);
+  vetting->done = std::move(done);
+
+  auto finish = [this, user, vetting] {
+    sio::SessionState& st = vetting->state;
+    json::array vetted, notices;
+    std::vector<bool> refused(st.rooms.size(), false);
+    for (size_t k = 0; k < vetting->claimed.size(); ++k) {
+      const std::string& room = st.rooms[vetting->claimed[k]];
+      RecoveredRoomVerdict& verdict = vetting->verdicts[k];
+      if (verdict.allowed) {
+        vetted.emplace_back(room);
+        continue;
+      }
+      refused[vetting->claimed[k]] = true;
+      recovered_rooms_.Labels({"refused"}).Increment();
+      sb::log::Info("recovered room refused", {{"sid", st.sid}, {"user", user}, {"room", room}});
+      if (!verdict.event.empty()) {
+        notices.emplace_back(json::object{{"event", verdict.event}, {"payload", std::move(verdict.payload)}});
+      }
+    }
+    std::vector<std::string> rooms;
+    for (size_t i = 0; i < st.rooms.size(); ++i) {
+      if (!refused[i]) rooms.push_back(std::move(st.rooms[i]));
+    }
+    st.rooms = std::move(rooms);
+    if (!st.data.is_object()) st.data = json::object{};
+    st.data.as_object()[kVettedRoomsKey] = std::move(vetted);
+    st.data.as_object()[kRoomNoticesKey] = std::move(notices);
+    vetting->done(std::move(st));
+  };
+  if (vetting->claimed.empty()) return finish();
+  // All asked at once: the restore waits for the slowest answer, not for their sum.
+  for (size_t k = 0; k < vetting->claimed.size(); ++k) {
+    const std::string& room = vetting->state.rooms[vetting->claimed[k]];
+    (*CheckFor(room))(user, room, [vetting, k, finish](RecoveredRoomVerdict verdict) {
+      {
+        std::lock_guard lock(vetting->mu);
+        vetting->verdicts[k] = std::move(verdict);
+        if (--vetting->unanswered > 0) return;
+      }
+      finish();
+    });
+  }
+}
+
 void Realtime::RestoreRooms(const SocketPtr& socket, SocketState& state) {
+  // What VetRecoveredSession decided (on the pool, before the missed events were read); taken out of
+  // the data so a later save does not carry it.
+  std::unordered_set<std::string> vetted;
+  json::array notices;
+  if (auto* data = socket->data().if_object()) {
+    if (const auto* v = data->if_contains(kVettedRoomsKey); v && v->is_array()) {
+      for (const auto& room : v->as_array()) {
+        if (room.is_string()) vetted.emplace(room.as_string());
+      }
+    }
+    if (auto* n = data->if_contains(kRoomNoticesKey); n && n->is_array()) notices = std::move(n->as_array());
+    data->erase(kVettedRoomsKey);
+    data->erase(kRoomNoticesKey);
+  }
+
   // The user room is joined again by OnAuthenticated; a saved session always has a user (only
   // authenticated sockets are saved), but a room is never kept for a socket without one.
   const std::string own_room = state.user.empty() ? std::string() : UserRoom(state.user);
@@ -349,48 +440,28 @@ void Realtime::RestoreRooms(const SocketPtr& socket, SocketState& state) {
       if (!JoinRoomOnStrand(*socket, state, room).ok()) socket->Leave(room);
       continue;
     }
-    const RecoveredRoomCheck* check = nullptr;
-    for (const auto& [prefix, fn] : recovered_room_checks_) {
-      if (room.size() > prefix.size() && StartsWith(room, prefix)) check = &fn;
-    }
-    if (!check) {
-      // Nobody vouches for it (e.g. its module is not deployed here): keeping the membership
-      // without a subscription would deliver only what happens to be subscribed by others.
+    if (!CheckFor(room) || !vetted.count(room)) {
+      // Nobody vouches for it (its module is not deployed here, or the session came through a
+      // store without the vetting hook): a membership without its subscription would deliver only
+      // what happens to be subscribed by others.
       recovered_rooms_.Labels({"unclaimed"}).Increment();
       socket->Leave(room);
       continue;
     }
-    // Subscribed before the check answers: events published while it runs must not be lost for a
-    // participant; a refused socket only gets them until the verdict (it was sent the gap already).
     if (absl::Status joined = JoinRoomOnStrand(*socket, state, room); !joined.ok()) {
       recovered_rooms_.Labels({"over_limit"}).Increment();
       sb::log::Info("recovered room left", {{"sid", socket->id()}, {"room", room}, {"reason", std::string(joined.message())}});
       socket->Leave(room);
       continue;
     }
-    (*check)(socket, state.user, room, [this, socket, room](RecoveredRoomVerdict verdict) {
-      OnStrand(socket, [this, socket, room, verdict = std::move(verdict)]() mutable {
-        ApplyRoomVerdict(socket, room, std::move(verdict));
-      });
-    });
-  }
-}
-
-void Realtime::ApplyRoomVerdict(const SocketPtr& socket, const std::string& room, RecoveredRoomVerdict verdict) {
-  auto state = StateOf(*socket);
-  // Gone (OnDisconnect released its channels) or the client left the room meanwhile.
-  if (!socket->connected() || !state || !state->public_rooms.count(room)) return;
-  if (verdict.allowed) {
     recovered_rooms_.Labels({"kept"}).Increment();
-    return;
   }
-  recovered_rooms_.Labels({"refused"}).Increment();
-  state->public_rooms.erase(room);
-  socket->Leave(room);
-  if (auto channel = sb::bus::RoomChannel(room); channel.ok()) RemoveChannel(*state, *channel);
-  sb::log::Info("recovered room refused", {{"sid", socket->id()}, {"user", state->user}, {"room", room}});
-  // After the leave, on the strand: no room event can follow this one.
-  if (!verdict.event.empty()) socket->Emit(verdict.event, json::array{std::move(verdict.payload)});
+  for (auto& notice : notices) {
+    const auto* n = notice.if_object();
+    const auto* event = n ? n->if_contains("event") : nullptr;
+    if (!event || !event->is_string()) continue;
+    socket->Emit(std::string(event->as_string()), json::array{n->contains("payload") ? n->at("payload") : json::value()});
+  }
 }
 
 void Realtime::OnAuthenticated(sio::Socket& socket, SocketState& state) {

@@ -28,9 +28,10 @@
 //   max_watched_per_socket, not against the room / subscription limits.
 // - Recovered rooms: a recovered socket comes back in the rooms of its saved session. Its user room,
 //   public rooms and presence rooms are re-subscribed as before; a room whose prefix a handler
-//   module claimed (SetRecoveredRoomCheck, e.g. "conversation:") is re-joined like
-//   JoinAuthorizedRoom and kept only if the module's asynchronous check allows it; any other room
-//   is left at once (never kept without its bus subscription).
+//   module claimed (SetRecoveredRoomCheck, e.g. "conversation:") is vetted by the module's check
+//   before the missed events are read (VetRecoveredSession, run by the recovery store), re-joined
+//   like JoinAuthorizedRoom when allowed, and otherwise gone with its gap; any other room is left at
+//   once (never kept without its bus subscription).
 // - Session hooks: OnSessionOpened / OnSessionClosed tell the presence wiring about every
 //   authenticated socket (with its socket id and handshake device/platform); LocalSessions lists
 //   them for lease renewal.
@@ -144,10 +145,9 @@ struct RecoveredRoomVerdict {
   boost::json::value payload;
 };
 
-// Decides whether the recovered socket of `user` may stay in `room`. Runs on the socket's strand
-// and must not block; call `done` exactly once, from any thread (inline too).
-using RecoveredRoomCheck = std::function<void(const std::shared_ptr<socketio::server::Socket>& socket,
-                                              const std::string& user, const std::string& room,
+// Decides whether `user`, whose socket is being recovered, may still be in `room`. Must not block;
+// call `done` exactly once, from any thread (inline too), in bounded time (e.g. a call deadline).
+using RecoveredRoomCheck = std::function<void(const std::string& user, const std::string& room,
                                               std::function<void(RecoveredRoomVerdict)> done)>;
 
 class Realtime {
@@ -165,12 +165,19 @@ class Realtime {
   // the "unsupported_event" placeholder.
   void SetServiceHandler(const std::string& event, ServiceEventHandler handler);
   // Before Install(): rooms starting with `prefix` that a recovered socket brings back are kept only
-  // when `check` allows it. While the check runs the room is already re-joined as
-  // JoinAuthorizedRoom does (bus channel subscribed, room and subscription limits counted), so no
-  // live room event is lost meanwhile; a refusal leaves the room, releases its channel and emits
-  // the verdict's event. A room past the limits is left without a check. Counted in
+  // when `check` allows it (asked by VetRecoveredSession). An allowed room is re-joined as
+  // JoinAuthorizedRoom does (bus channel subscribed, room and subscription limits counted; past a
+  // limit it is left); a refused one is never joined, its missed events are not replayed, and the
+  // socket gets the verdict's event. Counted in
   // sb_gateway_recovered_rooms_total{result=kept|refused|over_limit|unclaimed}.
   void SetRecoveredRoomCheck(std::string prefix, RecoveredRoomCheck check);
+  // The recovery store's vet_session hook (RedisRecoveryOptions): asks the checks of every claimed
+  // room of a saved session at once and, when the last has answered (on its thread), calls `done`
+  // with the state: refused rooms removed from state.rooms (so their gap is never read) and the
+  // verdicts noted in state.data for the recovered socket (read and erased when it connects).
+  // Never blocks; as bounded in time as the checks are.
+  void VetRecoveredSession(const std::string& user, socketio::server::SessionState state,
+                           std::function<void(socketio::server::SessionState)> done);
   // Before Install(): called (on the strand, must not block) when a socket authenticates with a
   // token (CONNECT or the auth event; not for recovered sockets).
   void OnUserAuthenticated(std::function<void(const AuthenticatedUser&)> callback);
@@ -285,10 +292,11 @@ class Realtime {
   std::function<void(const AuthenticatedUser&)> on_user_authenticated_;  // set before Install
   std::function<void(const ClientSession&)> on_session_opened_, on_session_closed_;  // set before Install
   std::vector<std::pair<std::string, RecoveredRoomCheck>> recovered_room_checks_;    // set before Install
-  // Re-subscribes or leaves each room a recovered socket brought back (strand).
+  // Re-subscribes or leaves each room a recovered socket brought back and emits the refusals
+  // VetRecoveredSession noted (strand).
   void RestoreRooms(const SocketPtr& socket, SocketState& state);
-  // Applies a recovered-room check's verdict (strand).
-  void ApplyRoomVerdict(const SocketPtr& socket, const std::string& room, RecoveredRoomVerdict verdict);
+  // The check claiming `room`, or null.
+  const RecoveredRoomCheck* CheckFor(const std::string& room) const;
   // Runs `fn` on the socket's strand (inline when the session is gone).
   void OnStrand(const SocketPtr& socket, std::function<void()> fn);
   absl::Status JoinRoomOnStrand(socketio::server::Socket& socket, SocketState& state, const std::string& room);

@@ -1,6 +1,7 @@
 #include "services/gateway/redis_recovery_store.h"
 
 #include <algorithm>
+#include <future>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -83,52 +84,84 @@ absl::Status RedisRecoveryStore::SaveNow(const SessionState& state) {
 void RedisRecoveryStore::Restore(const std::string& nsp, const std::string& pid, const std::string& offset,
                                  std::function<void(std::optional<RecoveredSession>)> done) {
   auto shared_done = std::make_shared<std::function<void(std::optional<RecoveredSession>)>>(std::move(done));
-  absl::Status submitted =
-      pool_.Submit([this, nsp, pid, offset, shared_done] { (*shared_done)(RestoreNow(nsp, pid, offset)); });
-  if (!submitted.ok()) {
-    sb::log::Warn("recovery skipped: blocking pool unavailable", {{"error", submitted.ToString()}});
-    not_recovered_.fetch_add(1);
-    (*shared_done)(std::nullopt);
-  }
+  absl::Status submitted = pool_.Submit([this, nsp, pid, offset, shared_done] {
+    std::optional<Consumed> consumed = ConsumeSession(nsp, pid);
+    if (!consumed) return (*shared_done)(std::nullopt);
+    if (!options_.vet_session) return (*shared_done)(ReadMissed(consumed->user, std::move(consumed->state), offset));
+    // The vetting may wait for other services: the pool thread is not held meanwhile.
+    options_.vet_session(consumed->user, std::move(consumed->state),
+                         [this, user = consumed->user, pid, offset, shared_done](SessionState state) {
+                           auto read = [this, user, offset, shared_done, state = std::move(state)]() mutable {
+                             (*shared_done)(ReadMissed(user, std::move(state), offset));
+                           };
+                           if (absl::Status again = pool_.Submit(read); !again.ok()) {
+                             (*shared_done)(NotRecovered(pid, again.ToString()));
+                           }
+                         });
+  });
+  if (!submitted.ok()) (*shared_done)(NotRecovered(pid, "blocking pool unavailable: " + submitted.ToString()));
+}
+
+std::nullopt_t RedisRecoveryStore::NotRecovered(const std::string& pid, std::string_view why) {
+  sb::log::Info("session not recovered", {{"pid", pid}, {"why", why}});
+  not_recovered_.fetch_add(1);
+  return std::nullopt;
 }
 
 std::optional<RecoveredSession> RedisRecoveryStore::RestoreNow(const std::string& nsp, const std::string& pid,
                                                                const std::string& offset) {
-  auto fail = [&](std::string_view why) -> std::optional<RecoveredSession> {
-    sb::log::Info("session not recovered", {{"pid", pid}, {"why", why}});
-    not_recovered_.fetch_add(1);
-    return std::nullopt;
-  };
+  std::optional<Consumed> consumed = ConsumeSession(nsp, pid);
+  if (!consumed) return std::nullopt;
+  if (options_.vet_session) {
+    std::promise<SessionState> vetted;
+    options_.vet_session(consumed->user, std::move(consumed->state),
+                         [&vetted](SessionState state) { vetted.set_value(std::move(state)); });
+    consumed->state = vetted.get_future().get();
+  }
+  return ReadMissed(consumed->user, std::move(consumed->state), offset);
+}
+
+std::optional<RedisRecoveryStore::Consumed> RedisRecoveryStore::ConsumeSession(const std::string& nsp,
+                                                                               const std::string& pid) {
   auto reply = redis_.Command({"GETDEL", Key(nsp, pid)});
   if (reply.ok() && reply->is_nil() && options_.restore_retry_delay.count() > 0) {
     // The session may have dropped a moment ago with its Save still queued: look once more.
     std::this_thread::sleep_for(options_.restore_retry_delay);
     reply = redis_.Command({"GETDEL", Key(nsp, pid)});
   }
-  if (!reply.ok()) return fail(reply.status().ToString());
-  if (reply->is_nil()) return fail("unknown or expired session");
-  if (!reply->is_string()) return fail("unexpected reply");
+  if (!reply.ok()) return NotRecovered(pid, reply.status().ToString());
+  if (reply->is_nil()) return NotRecovered(pid, "unknown or expired session");
+  if (!reply->is_string()) return NotRecovered(pid, "unexpected reply");
 
   boost::system::error_code ec;
   json::value record = json::parse(reply->str, ec);
-  if (ec || !record.is_object()) return fail("corrupt session record");
+  if (ec || !record.is_object()) return NotRecovered(pid, "corrupt session record");
   const auto& obj = record.as_object();
   const auto* sid = obj.if_contains("sid");
   const auto* user = obj.if_contains("user");
   const auto* rooms = obj.if_contains("rooms");
   if (!sid || !sid->is_string() || !user || !user->is_string() || !rooms || !rooms->is_array()) {
-    return fail("corrupt session record");
+    return NotRecovered(pid, "corrupt session record");
   }
-  const std::string user_id(user->as_string());
-
-  RecoveredSession session;
-  session.state.pid = pid;
-  session.state.sid = std::string(sid->as_string());
-  session.state.nsp = nsp;
+  Consumed consumed;
+  consumed.user = std::string(user->as_string());
+  consumed.state.pid = pid;
+  consumed.state.sid = std::string(sid->as_string());
+  consumed.state.nsp = nsp;
   for (const auto& room : rooms->as_array()) {
-    if (room.is_string()) session.state.rooms.emplace_back(room.as_string());
+    if (room.is_string()) consumed.state.rooms.emplace_back(room.as_string());
   }
-  if (const auto* data = obj.if_contains("data")) session.state.data = *data;
+  if (const auto* data = obj.if_contains("data")) consumed.state.data = *data;
+  return consumed;
+}
+
+std::optional<RecoveredSession> RedisRecoveryStore::ReadMissed(const std::string& user_id, SessionState state,
+                                                               const std::string& offset) {
+  RecoveredSession session;
+  session.state = std::move(state);
+  const std::string& pid = session.state.pid;
+  const std::string& nsp = session.state.nsp;
+  boost::system::error_code ec;
 
   // The user's stream and the stream of every room the socket was in, merged by offset (one id
   // sequence for all of them, see sb/bus/publisher.h). One read of max_replay + 1 events tells
@@ -147,13 +180,13 @@ std::optional<RecoveredSession> RedisRecoveryStore::RestoreNow(const std::string
     keys.push_back(*key);
     key_rooms.push_back(room);
   }
-  if (keys.empty()) return fail("no stream to replay from");
+  if (keys.empty()) return NotRecovered(pid, "no stream to replay from");
   auto read = sb::bus::ReadStreams(redis_, keys, offset, std::clamp(options_.max_replay + 1, 1, 10000));
-  if (!read.ok()) return fail(read.status().ToString());
-  if (!read->recoverable) return fail("offset outside the stream window");
+  if (!read.ok()) return NotRecovered(pid, read.status().ToString());
+  if (!read->recoverable) return NotRecovered(pid, "offset outside the stream window");
   if (static_cast<int>(read->events.size()) > options_.max_replay) {
     // Replaying only part of what was missed would hide the gap; the client resyncs instead.
-    return fail("too many missed events");
+    return NotRecovered(pid, "too many missed events");
   }
   for (size_t i = 0; i < read->events.size(); ++i) {
     const auto& event = read->events[i];

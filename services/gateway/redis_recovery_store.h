@@ -9,7 +9,8 @@
 // gets it), then reads, in one pipelined ReadStreams, the user's stream and the stream of each
 // room of the saved session (rooms without a stream have nothing to replay) after the offset,
 // merged by stream id; those events are replayed in that order, each to the room it was sent to
-// (the user room for user events). Not recovered (the client sees recovered=false and resyncs)
+// (the user room for user events). Before the read, options.vet_session may drop rooms the user was
+// taken out of while away (e.g. removed from a conversation): their gap is not replayed. Not recovered (the client sees recovered=false and resyncs)
 // when the offset has fallen out of any of those stream windows (trimmed, or an offset this Redis
 // never issued), or when more than max_replay events were missed.
 //
@@ -53,6 +54,12 @@ struct RedisRecoveryOptions {
   // before the session is written. A Restore that finds nothing looks once more after this delay
   // (on the pool, never on a strand). Zero: no second look.
   std::chrono::milliseconds restore_retry_delay{150};
+  // Given each consumed session before any stream is read: it removes from state.rooms the rooms
+  // `user` may no longer be in, so their missed events are never read or replayed, may note what
+  // it decided in state.data (the recovered socket's data), and calls `done` with the state exactly
+  // once, from any thread, in bounded time; it must not block. Null: every saved room is kept.
+  using VetDone = std::function<void(socketio::server::SessionState state)>;
+  std::function<void(const std::string& user, socketio::server::SessionState state, VetDone done)> vet_session;
 };
 
 class RedisRecoveryStore : public socketio::server::RecoveryStore {
@@ -65,7 +72,7 @@ class RedisRecoveryStore : public socketio::server::RecoveryStore {
   void Restore(const std::string& nsp, const std::string& pid, const std::string& offset,
                std::function<void(std::optional<socketio::server::RecoveredSession>)> done) override;
 
-  // The blocking parts, exposed for tests and reuse.
+  // The blocking parts, exposed for tests and reuse. RestoreNow waits for vet_session.
   absl::Status SaveNow(const socketio::server::SessionState& state);
   std::optional<socketio::server::RecoveredSession> RestoreNow(const std::string& nsp, const std::string& pid,
                                                                const std::string& offset);
@@ -83,6 +90,18 @@ class RedisRecoveryStore : public socketio::server::RecoveryStore {
   uint64_t not_recovered() const { return not_recovered_.load(); }
 
  private:
+  struct Consumed {
+    std::string user;
+    socketio::server::SessionState state;
+  };
+  // GETDEL of the saved session (looked for twice, see restore_retry_delay) and its parsing.
+  std::optional<Consumed> ConsumeSession(const std::string& nsp, const std::string& pid);
+  // The events `user` missed after `offset` in its user stream and the streams of state.rooms.
+  std::optional<socketio::server::RecoveredSession> ReadMissed(const std::string& user,
+                                                               socketio::server::SessionState state,
+                                                               const std::string& offset);
+  std::nullopt_t NotRecovered(const std::string& pid, std::string_view why);
+
   redis::Client& redis_;
   sb::BlockingPool& pool_;
   RedisRecoveryOptions options_;

@@ -27,17 +27,21 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Create(GatewayConf
                       sb::bus::Publisher::Create(*s->redis_, {.origin = "gateway/" + c.instance_id,
                                                               .max_stream_length = c.stream_max_length}));
   s->publisher_.emplace(std::move(publisher));
+  GatewayServer* self = s.get();
   s->recovery_ = std::make_shared<RedisRecoveryStore>(
       *s->redis_, *s->pool_,
       RedisRecoveryOptions{.window = c.recovery_window, .user_room = UserRoom,
-                           .internal_event_prefix = std::string(kInternalEventPrefix)});
+                           .internal_event_prefix = std::string(kInternalEventPrefix),
+                           .vet_session = [self](const std::string& user, sio::SessionState state,
+                                                 RedisRecoveryOptions::VetDone done) {
+                             self->realtime_->VetRecoveredSession(user, std::move(state), std::move(done));
+                           }});
 
   sio::EngineOptions engine_options;
   engine_options.ping_interval = c.ping_interval;
   engine_options.ping_timeout = c.ping_timeout;
   engine_options.max_payload = c.max_payload;
   engine_options.cors_origins = c.allowed_origins.empty() ? std::vector<std::string>{"*"} : c.allowed_origins;
-  GatewayServer* self = s.get();
   engine_options.allow_request = [self](const sio::RequestInfo& info) { return self->realtime_->AllowRequest(info); };
   engine_options.on_session_closed = [self](const sio::RequestInfo& info) { self->realtime_->ReleaseRequest(info); };
   s->engine_ = std::make_unique<sio::EngineServer>(s->io_, engine_options);

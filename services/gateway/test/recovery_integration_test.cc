@@ -2,7 +2,10 @@
 // (RedisRecoveryStore over the bus streams) and idempotent Publish through the gRPC service.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <future>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -45,10 +48,12 @@ struct Fixture {
     return *std::move(p);
   }
 
-  std::unique_ptr<RedisRecoveryStore> MakeStore(int max_replay = 1000) {
+  std::unique_ptr<RedisRecoveryStore> MakeStore(int max_replay = 1000,
+                                                decltype(RedisRecoveryOptions::vet_session) vet = nullptr) {
     return std::make_unique<RedisRecoveryStore>(
         *client, pool, RedisRecoveryOptions{.max_replay = max_replay, .user_room = sb::gateway::UserRoom,
-                                            .restore_retry_delay = std::chrono::milliseconds(0)});
+                                            .restore_retry_delay = std::chrono::milliseconds(0),
+                                            .vet_session = std::move(vet)});
   }
 
   // Saves a dropped socket of `user` in `rooms` (plus its id and user rooms).
@@ -160,6 +165,50 @@ TEST_CASE("recovery refuses when a room stream was trimmed past the offset or to
   f.SaveSession(*store, "p4", "cy", {});
   CHECK_FALSE(store->RestoreNow("/", "p4", "99999999999999-0").has_value());
   CHECK(store->not_recovered() == 3);
+}
+
+TEST_CASE("a vetted-out room's missed events are never read; the vetting answers from another thread") {
+  Fixture f;
+  auto publisher = f.MakePublisher();
+  std::vector<std::thread> checkers;  // the vetting answers from its own thread, as a gRPC callback would
+  std::vector<std::string> vetted_users;
+  auto store = f.MakeStore(1000, [&](const std::string& user, SessionState state, RedisRecoveryOptions::VetDone done) {
+    vetted_users.push_back(user);
+    checkers.emplace_back([state = std::move(state), done = std::move(done)]() mutable {
+      std::erase(state.rooms, "conversation:9");  // removed from it while away
+      state.data.as_object()["vetted"] = true;
+      done(std::move(state));
+    });
+  });
+  auto cut = publisher.PublishToUser("dee", "u0", "{}");
+  REQUIRE(cut.ok());
+  auto gone = publisher.PublishToRoom("conversation:9", "c9", "{}");
+  auto kept = publisher.PublishToRoom("conversation:8", "c8", "{}");
+  auto mine = publisher.PublishToUser("dee", "u1", "{}");
+  REQUIRE((gone.ok() && kept.ok() && mine.ok()));
+
+  f.SaveSession(*store, "p1", "dee", {"conversation:9", "conversation:8"});
+  std::promise<std::optional<sb::socketio::server::RecoveredSession>> restored;
+  store->Restore("/", "p1", *cut, [&](auto session) { restored.set_value(std::move(session)); });
+  auto session = restored.get_future().get();
+  for (auto& t : checkers) t.join();
+  REQUIRE(session.has_value());
+  CHECK(vetted_users == std::vector<std::string>{"dee"});
+  CHECK(std::find(session->state.rooms.begin(), session->state.rooms.end(), "conversation:9") ==
+        session->state.rooms.end());
+  CHECK(session->state.data.as_object().at("vetted").as_bool());
+  std::vector<std::string> replayed;
+  for (const auto& packet : session->missed) replayed.push_back(packet.event);
+  CHECK(replayed == std::vector<std::string>{"c8", "u1"});
+
+  // The blocking form waits for the vetting the same way.
+  f.SaveSession(*store, "p2", "dee", {"conversation:9", "conversation:8"});
+  auto again = store->RestoreNow("/", "p2", *cut);
+  for (auto& t : checkers) {
+    if (t.joinable()) t.join();
+  }
+  REQUIRE(again.has_value());
+  CHECK(again->missed.size() == 2);
 }
 
 TEST_CASE("Publish with an event_id retried after a partial failure reaches every user exactly once") {
