@@ -165,11 +165,17 @@ absl::StatusOr<SendResults> StoreSends(pqxx::transaction_base& tx, const std::ve
     shadowed.push_back(m.moderation.shadowed ? "t" : "f");
     reasons.push_back(m.moderation.reason);
   }
-  auto rows = tx.exec_params(
+  // Prepared once per connection (libpqxx registers it on first use; defining it again with the
+  // same text is a no-op): on the hot path of every send, parsing and planning the statement cost
+  // Postgres as much as a small batch's execution.
+  static const std::string kSql =
       absl::StrCat("SELECT r.ord, r.outcome, r.created, r.audience_ids, r.audience_muted, ", kMessageColumns,
                    " FROM chat.send_messages($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-                   " $7::boolean[], $8::boolean[], $9::text[]) r, LATERAL (SELECT (r.msg).*) m ORDER BY r.ord"),
-      sb::db::IdArray(conversations), sb::db::TextArray(senders), sb::db::TextArray(client_ids),
+                   " $7::boolean[], $8::boolean[], $9::text[]) r, LATERAL (SELECT (r.msg).*) m ORDER BY r.ord");
+  constexpr const char* kStatement = "sb_chat_send_messages";
+  tx.conn().prepare(kStatement, kSql);
+  auto rows = tx.exec_prepared(
+      kStatement, sb::db::IdArray(conversations), sb::db::TextArray(senders), sb::db::TextArray(client_ids),
       sb::db::TextArray(kinds), sb::db::TextArray(contents), sb::db::TextArray(media_urls),
       sb::db::TextArray(links_stripped), sb::db::TextArray(shadowed), sb::db::TextArray(reasons));
   if (rows.size() != messages.size()) {
