@@ -140,6 +140,214 @@ int64_t ReadCounter(pqxx::work& tx, const std::string& user) {
   return r.empty() ? 0 : r[0][0].as<int64_t>();
 }
 
+
+// ---- NotifyBatch's statements: each takes the whole batch in one round trip (arrays in, rows out).
+
+// (recipient, type), (recipient, dedupe key) or (recipient, group key).
+using PairKey = std::pair<std::string, std::string>;
+
+// Splits pairs into the two text arrays a statement unnests.
+std::pair<std::vector<std::string>, std::vector<std::string>> Columns(const std::set<PairKey>& pairs) {
+  std::vector<std::string> first, second;
+  for (const auto& [a, b] : pairs) {
+    first.push_back(a);
+    second.push_back(b);
+  }
+  return {std::move(first), std::move(second)};
+}
+
+struct BatchHeads {
+  std::map<PairKey, std::pair<NotificationType, Preferences>> by_type_and_user;  // key: (type, recipient)
+  int64_t now_ms = 0;  // the transaction's now(), which every row written carries
+};
+
+// Types and preferences of every (type, recipient); unknown types are absent.
+BatchHeads LoadHeads(pqxx::work& tx, const std::set<PairKey>& type_and_user) {
+  auto [types, users] = Columns(type_and_user);
+  BatchHeads heads;
+  for (const auto& row : tx.exec_params(
+           "SELECT v.t, v.r, t.name, t.title_template, t.body_template, t.deep_link_template, t.default_enabled, "
+           "t.push, t.built_in, coalesce(p.push_enabled, true), coalesce(p.email_enabled, true), "
+           "coalesce(p.types::text, '{}'), p.quiet_start, p.quiet_end, coalesce(p.time_zone, 'UTC'), " SB_MS("now()")
+           " FROM unnest($1::text[], $2::text[]) AS v(t, r) JOIN notification.types t ON t.name = v.t "
+           "LEFT JOIN notification.preferences p ON p.user_id = v.r",
+           sb::db::TextArray(types), sb::db::TextArray(users))) {
+    const std::string user = row[1].as<std::string>();
+    heads.by_type_and_user[{row[0].as<std::string>(), user}] = {ReadType(row, 2), ReadPrefs(user, row, 9)};
+    heads.now_ms = row[15].as<int64_t>();
+  }
+  return heads;
+}
+
+// The dedupe keys already present (retries), with the notification each one created.
+struct TakenKeys {
+  std::set<PairKey> keys;                  // (recipient, dedupe key)
+  std::map<PairKey, Notification> notifications;  // the rows they point at
+};
+
+// Inserts every (recipient, dedupe key) in one statement, sorted (a concurrent duplicate waits for
+// us, or we for it); the ones already there are returned with their notification.
+TakenKeys ClaimDedupeKeys(pqxx::work& tx, const std::set<PairKey>& wanted) {
+  auto [users, keys] = Columns(wanted);
+  std::set<PairKey> fresh;
+  for (const auto& row : tx.exec_params(
+           "INSERT INTO notification.dedupe_keys (recipient_id, dedupe_key) "
+           "SELECT r, k FROM unnest($1::text[], $2::text[]) AS v(r, k) ORDER BY r, k "
+           "ON CONFLICT DO NOTHING RETURNING recipient_id, dedupe_key",
+           sb::db::TextArray(users), sb::db::TextArray(keys))) {
+    fresh.emplace(row[0].as<std::string>(), row[1].as<std::string>());
+  }
+  TakenKeys taken;
+  for (const auto& key : wanted) {
+    if (fresh.count(key) == 0) taken.keys.insert(key);
+  }
+  if (taken.keys.empty()) return taken;
+  auto [taken_users, taken_keys] = Columns(taken.keys);
+  for (const auto& row : tx.exec_params(
+           absl::StrCat("SELECT x.*, v.r, v.k FROM unnest($1::text[], $2::text[]) AS v(r, k) JOIN LATERAL ("
+                        "SELECT ", kColumns, " FROM notification.notifications WHERE id = (SELECT d.notification_id "
+                        "FROM notification.dedupe_keys d WHERE d.recipient_id = v.r AND d.dedupe_key = v.k)) x ON true"),
+           sb::db::TextArray(taken_users), sb::db::TextArray(taken_keys))) {
+    taken.notifications[{row[18].as<std::string>(), row[19].as<std::string>()}] = ReadNotification(row);
+  }
+  return taken;
+}
+
+// Takes the groups' advisory locks in one statement (sorted, so batches and single Notify calls
+// take them in one order), then reads the newest unread row of each group within `window`, locked.
+std::map<PairKey, Notification> LockGroups(pqxx::work& tx, const std::set<PairKey>& groups, absl::Duration window) {
+  auto [users, group_keys] = Columns(groups);
+  tx.exec_params("SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(r || chr(31) || g, 0) AS h "
+                 "FROM unnest($1::text[], $2::text[]) AS v(r, g)) s ORDER BY h",
+                 sb::db::TextArray(users), sb::db::TextArray(group_keys));
+  std::map<PairKey, Notification> rows;
+  for (const auto& row : tx.exec_params(
+           absl::StrCat("SELECT x.*, v.r, v.g FROM unnest($1::text[], $2::text[]) AS v(r, g) JOIN LATERAL ("
+                        "SELECT ", kColumns, " FROM notification.notifications WHERE recipient_id = v.r AND "
+                        "group_key = v.g AND read_at IS NULL AND updated_at > now() - make_interval(secs => "
+                        "$3::double precision) ORDER BY updated_at DESC LIMIT 1 FOR UPDATE) x ON true"),
+           sb::db::TextArray(users), sb::db::TextArray(group_keys), absl::ToDoubleSeconds(window))) {
+    rows[{row[18].as<std::string>(), row[19].as<std::string>()}] = ReadNotification(row);
+  }
+  return rows;
+}
+
+// A row NotifyBatch creates, with the dedupe key that created it ("" for none).
+struct NewRow {
+  const Notification* n;
+  std::string dedupe_key;
+};
+
+// Inserts the rows in one statement, ids drawn in their order (a later row gets the larger id, as
+// one by one); returns the ids in that order.
+std::vector<int64_t> InsertRows(pqxx::work& tx, const std::vector<NewRow>& rows) {
+  std::vector<std::string> recipient, type, actor_id, actor_name, actor_avatar, actors, entity_type, entity_id, title,
+      body, deep_link, data, dedupe_key, group_key;
+  std::vector<int64_t> count;
+  for (const NewRow& row : rows) {
+    const Notification& m = *row.n;
+    recipient.push_back(m.recipient_id);
+    type.push_back(m.type);
+    actor_id.push_back(m.actor.id);
+    actor_name.push_back(m.actor.name);
+    actor_avatar.push_back(m.actor.avatar_url);
+    actors.push_back(ActorsJson(m.actors));
+    entity_type.push_back(m.entity_type);
+    entity_id.push_back(m.entity_id);
+    title.push_back(m.title);
+    body.push_back(m.body);
+    deep_link.push_back(m.deep_link);
+    data.push_back(DataJson(m.data));
+    dedupe_key.push_back(row.dedupe_key);
+    group_key.push_back(m.group_key);
+    count.push_back(m.count);
+  }
+  using sb::db::TextArray;
+  std::vector<int64_t> ids(rows.size(), 0);
+  for (const auto& row : tx.exec_params(
+           "WITH v AS (SELECT nextval('notification.notifications_id_seq') AS id, s.* FROM ("
+           "  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+           "  $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[]) "
+           "  WITH ORDINALITY AS u(recipient_id, type, actor_id, actor_name, actor_avatar_url, actors, entity_type, "
+           "  entity_id, title, body, deep_link, data, dedupe_key, group_key, group_count, ord) ORDER BY ord) s), "
+           "ins AS (INSERT INTO notification.notifications (id, recipient_id, type, actor_id, actor_name, "
+           "  actor_avatar_url, actors, entity_type, entity_id, title, body, deep_link, data, dedupe_key, group_key, "
+           "  group_count) SELECT id, recipient_id, type, actor_id, actor_name, actor_avatar_url, actors::jsonb, "
+           "  entity_type, entity_id, title, body, deep_link, data::jsonb, NULLIF(dedupe_key, ''), "
+           "  NULLIF(group_key, ''), group_count::int FROM v ORDER BY ord) "
+           "SELECT ord, id FROM v",
+           TextArray(recipient), TextArray(type), TextArray(actor_id), TextArray(actor_name), TextArray(actor_avatar),
+           TextArray(actors), TextArray(entity_type), TextArray(entity_id), TextArray(title), TextArray(body),
+           TextArray(deep_link), TextArray(data), TextArray(dedupe_key), TextArray(group_key),
+           sb::db::IdArray(count))) {
+    const auto ord = row[0].as<int64_t>();
+    if (ord >= 1 && ord <= static_cast<int64_t>(ids.size())) ids[static_cast<size_t>(ord - 1)] = row[1].as<int64_t>();
+  }
+  return ids;
+}
+
+// Writes collapsed rows (actor, actors, rendered text, data, count) in one statement.
+void UpdateCollapsedRows(pqxx::work& tx, const std::vector<const Notification*>& rows) {
+  std::vector<int64_t> id, count;
+  std::vector<std::string> actor_id, actor_name, actor_avatar, actors, title, body, deep_link, data;
+  for (const Notification* m : rows) {
+    id.push_back(m->id);
+    actor_id.push_back(m->actor.id);
+    actor_name.push_back(m->actor.name);
+    actor_avatar.push_back(m->actor.avatar_url);
+    actors.push_back(ActorsJson(m->actors));
+    title.push_back(m->title);
+    body.push_back(m->body);
+    deep_link.push_back(m->deep_link);
+    data.push_back(DataJson(m->data));
+    count.push_back(m->count);
+  }
+  using sb::db::TextArray;
+  tx.exec_params0(
+      "UPDATE notification.notifications n SET actor_id = v.actor_id, actor_name = v.actor_name, "
+      "actor_avatar_url = v.actor_avatar_url, actors = v.actors::jsonb, title = v.title, body = v.body, "
+      "deep_link = v.deep_link, data = v.data::jsonb, group_count = v.group_count::int, updated_at = now() "
+      "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+      "$8::text[], $9::text[], $10::bigint[]) AS v(id, actor_id, actor_name, actor_avatar_url, actors, title, body, "
+      "deep_link, data, group_count) WHERE n.id = v.id",
+      sb::db::IdArray(id), TextArray(actor_id), TextArray(actor_name), TextArray(actor_avatar), TextArray(actors),
+      TextArray(title), TextArray(body), TextArray(deep_link), TextArray(data), sb::db::IdArray(count));
+}
+
+// Points each claimed (recipient, dedupe key) at the notification it stands for.
+void LinkDedupeKeys(pqxx::work& tx, const std::vector<std::string>& users, const std::vector<std::string>& keys,
+                    const std::vector<int64_t>& ids) {
+  if (users.empty()) return;
+  tx.exec_params0(
+      "UPDATE notification.dedupe_keys d SET notification_id = v.id FROM unnest($1::text[], $2::text[], "
+      "$3::bigint[]) AS v(r, k, id) WHERE d.recipient_id = v.r AND d.dedupe_key = v.k",
+      sb::db::TextArray(users), sb::db::TextArray(keys), sb::db::IdArray(ids));
+}
+
+// Adds `created` to each recipient's unread counter in one upsert (sorted); returns every
+// recipient's counter as it was before (recipients with nothing created are only read).
+std::map<std::string, int64_t> BumpCounters(pqxx::work& tx, const std::map<std::string, int64_t>& created) {
+  std::vector<std::string> users;
+  std::vector<int64_t> adds;
+  for (const auto& [user, add] : created) {
+    users.push_back(user);
+    adds.push_back(add);
+  }
+  std::map<std::string, int64_t> before;
+  for (const auto& row : tx.exec_params(
+           "WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS v(r, n)), "
+           "bumped AS (INSERT INTO notification.counters (recipient_id, unread) SELECT r, n FROM v WHERE n > 0 "
+           "  ORDER BY r ON CONFLICT (recipient_id) DO UPDATE SET unread = notification.counters.unread + "
+           "  EXCLUDED.unread RETURNING recipient_id, unread) "
+           "SELECT recipient_id, unread FROM bumped UNION ALL "
+           "SELECT c.recipient_id, c.unread FROM notification.counters c JOIN v ON c.recipient_id = v.r WHERE v.n = 0",
+           sb::db::TextArray(users), sb::db::IdArray(adds))) {
+    const std::string user = row[0].as<std::string>();
+    before[user] = row[1].as<int64_t>() - created.at(user);
+  }
+  return before;
+}
+
 }  // namespace
 
 absl::StatusOr<NotificationType> NotificationStore::GetType(const std::string& name) {
@@ -284,7 +492,7 @@ absl::StatusOr<NotificationStore::NotifyResult> NotificationStore::Notify(const 
 absl::StatusOr<std::vector<absl::StatusOr<NotificationStore::NotifyResult>>> NotificationStore::NotifyBatch(
     const std::vector<NotifyInput>& inputs) {
   using Results = std::vector<absl::StatusOr<NotifyResult>>;
-  using Key = std::pair<std::string, std::string>;
+  using Key = PairKey;
   if (inputs.empty()) return Results{};
   const absl::Duration window = inputs.front().collapse_window;
   // Everything below lives inside the lambda: RunInTransaction may run it again after a deadlock.
@@ -293,28 +501,11 @@ absl::StatusOr<std::vector<absl::StatusOr<NotificationStore::NotifyResult>>> Not
     Results results(n, absl::InternalError("not processed"));
     std::vector<NotifyResult> res(n);
 
-    // 1. Types and preferences of every (type, recipient) in one query; also the transaction's
-    // now() in epoch ms, which every row written below carries.
+    // 1. Types and preferences of every (type, recipient) in one query.
     std::set<Key> pairs;
     for (const auto& in : inputs) pairs.emplace(in.event.type, in.event.recipient_id);
-    std::vector<std::string> head_types, head_users;
-    for (const auto& [t, r] : pairs) {
-      head_types.push_back(t);
-      head_users.push_back(r);
-    }
-    std::map<Key, std::pair<NotificationType, Preferences>> heads;
-    int64_t now_ms = 0;
-    for (const auto& row : tx.exec_params(
-             "SELECT v.t, v.r, t.name, t.title_template, t.body_template, t.deep_link_template, t.default_enabled, "
-             "t.push, t.built_in, coalesce(p.push_enabled, true), coalesce(p.email_enabled, true), "
-             "coalesce(p.types::text, '{}'), p.quiet_start, p.quiet_end, coalesce(p.time_zone, 'UTC'), " SB_MS("now()")
-             " FROM unnest($1::text[], $2::text[]) AS v(t, r) JOIN notification.types t ON t.name = v.t "
-             "LEFT JOIN notification.preferences p ON p.user_id = v.r",
-             sb::db::TextArray(head_types), sb::db::TextArray(head_users))) {
-      const std::string user = row[1].as<std::string>();
-      heads[{row[0].as<std::string>(), user}] = {ReadType(row, 2), ReadPrefs(user, row, 9)};
-      now_ms = row[15].as<int64_t>();
-    }
+    const BatchHeads heads = LoadHeads(tx, pairs);
+    const int64_t now_ms = heads.now_ms;
 
     // 2. Which items go on: known type, enabled. A key used twice in the batch is claimed by its
     // first enabled use; later uses are duplicates of that one, as they would be one by one.
@@ -323,8 +514,8 @@ absl::StatusOr<std::vector<absl::StatusOr<NotificationStore::NotifyResult>>> Not
     std::map<Key, size_t> claimed;
     for (size_t i = 0; i < n; ++i) {
       const auto& in = inputs[i];
-      auto head = heads.find({in.event.type, in.event.recipient_id});
-      if (head == heads.end()) {
+      auto head = heads.by_type_and_user.find({in.event.type, in.event.recipient_id});
+      if (head == heads.by_type_and_user.end()) {
         results[i] = absl::NotFoundError(absl::StrCat("notification type \"", in.event.type, "\" is not registered"));
         continue;
       }
@@ -341,51 +532,20 @@ absl::StatusOr<std::vector<absl::StatusOr<NotificationStore::NotifyResult>>> Not
       if (!fresh) same_key_as[i] = static_cast<int>(it->second);
     }
 
-    // 3. The dedupe gate for every claimed key in one insert (a concurrent duplicate waits for us,
-    // or we for it); keys already present are retries, whose notification is read in one query.
-    std::set<Key> taken_keys;
-    std::map<Key, Notification> taken;
+    // 3. The dedupe gate for every claimed key; keys already present are retries.
+    TakenKeys taken;
     if (!claimed.empty()) {
-      std::vector<std::string> users, keys;
-      for (const auto& [key, i] : claimed) {
-        users.push_back(key.first);
-        keys.push_back(key.second);
-      }
-      std::set<Key> fresh;
-      for (const auto& row : tx.exec_params(
-               "INSERT INTO notification.dedupe_keys (recipient_id, dedupe_key) "
-               "SELECT r, k FROM unnest($1::text[], $2::text[]) AS v(r, k) ORDER BY r, k "
-               "ON CONFLICT DO NOTHING RETURNING recipient_id, dedupe_key",
-               sb::db::TextArray(users), sb::db::TextArray(keys))) {
-        fresh.emplace(row[0].as<std::string>(), row[1].as<std::string>());
-      }
-      users.clear();
-      keys.clear();
-      for (const auto& [key, i] : claimed) {
-        if (fresh.count(key) > 0) continue;
-        taken_keys.insert(key);
-        users.push_back(key.first);
-        keys.push_back(key.second);
-      }
-      if (!users.empty()) {
-        for (const auto& row : tx.exec_params(
-                 absl::StrCat("SELECT x.*, v.r, v.k FROM unnest($1::text[], $2::text[]) AS v(r, k) JOIN LATERAL ("
-                              "SELECT ", kColumns, " FROM notification.notifications WHERE id = (SELECT d.notification_id "
-                              "FROM notification.dedupe_keys d WHERE d.recipient_id = v.r AND d.dedupe_key = v.k)) x ON true"),
-                 sb::db::TextArray(users), sb::db::TextArray(keys))) {
-          taken[{row[18].as<std::string>(), row[19].as<std::string>()}] = ReadNotification(row);
-        }
-      }
+      std::set<Key> wanted;
+      for (const auto& [key, i] : claimed) wanted.insert(key);
+      taken = ClaimDedupeKeys(tx, wanted);
     }
     auto stores = [&](size_t i) {
       const auto& in = inputs[i];
       return live[i] && same_key_as[i] < 0 &&
-             (in.dedupe_key.empty() || taken_keys.count({in.event.recipient_id, in.dedupe_key}) == 0);
+             (in.dedupe_key.empty() || taken.keys.count({in.event.recipient_id, in.dedupe_key}) == 0);
     };
 
-    // 4. Collapse targets: the groups' advisory locks in one statement (sorted, so batches and
-    // single Notify calls take them in one order), then the newest unread row of each group within
-    // the window, locked, in one query.
+    // 4. Collapse targets: the newest unread row of each group within the window, locked.
     struct Slot {
       Notification n;     // its state after the items processed so far
       bool fresh = false;  // inserted by this batch (id known after the insert)
@@ -400,24 +560,11 @@ absl::StatusOr<std::vector<absl::StatusOr<NotificationStore::NotifyResult>>> Not
       if (stores(i) && !inputs[i].event.group_key.empty()) groups.emplace(inputs[i].event.recipient_id, inputs[i].event.group_key);
     }
     if (!groups.empty()) {
-      std::vector<std::string> users, group_keys;
-      for (const auto& [user, group] : groups) {
-        users.push_back(user);
-        group_keys.push_back(group);
-      }
-      tx.exec_params("SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(r || chr(31) || g, 0) AS h "
-                     "FROM unnest($1::text[], $2::text[]) AS v(r, g)) s ORDER BY h",
-                     sb::db::TextArray(users), sb::db::TextArray(group_keys));
-      for (const auto& row : tx.exec_params(
-               absl::StrCat("SELECT x.*, v.r, v.g FROM unnest($1::text[], $2::text[]) AS v(r, g) JOIN LATERAL ("
-                            "SELECT ", kColumns, " FROM notification.notifications WHERE recipient_id = v.r AND "
-                            "group_key = v.g AND read_at IS NULL AND updated_at > now() - make_interval(secs => "
-                            "$3::double precision) ORDER BY updated_at DESC LIMIT 1 FOR UPDATE) x ON true"),
-               sb::db::TextArray(users), sb::db::TextArray(group_keys), absl::ToDoubleSeconds(window))) {
+      for (auto& [group, row] : LockGroups(tx, groups, window)) {
+        group_slot[group] = slots.size();
+        slot_of_id[row.id] = slots.size();
         Slot slot;
-        slot.n = ReadNotification(row);
-        group_slot[{row[18].as<std::string>(), row[19].as<std::string>()}] = slots.size();
-        slot_of_id[slot.n.id] = slots.size();
+        slot.n = std::move(row);
         slots.push_back(std::move(slot));
       }
     }
@@ -439,7 +586,7 @@ absl::StatusOr<std::vector<absl::StatusOr<NotificationStore::NotifyResult>>> Not
           } else {
             res[i].notification = res[j].notification;
           }
-        } else if (auto t = taken.find({ev.recipient_id, in.dedupe_key}); t != taken.end()) {
+        } else if (auto t = taken.notifications.find({ev.recipient_id, in.dedupe_key}); t != taken.notifications.end()) {
           auto s = slot_of_id.find(t->second.id);
           if (s != slot_of_id.end()) {
             item_slot[i] = static_cast<int>(s->second);
@@ -487,87 +634,24 @@ absl::StatusOr<std::vector<absl::StatusOr<NotificationStore::NotifyResult>>> Not
       res[i].notification = std::move(m);
     }
 
-    // 6. Writes: new rows in one INSERT (ids drawn in item order, so a later item has the larger id
-    // as one by one), collapsed existing rows in one UPDATE, then the dedupe keys' links.
-    std::vector<size_t> fresh_slots, changed_slots;
+    // 6. Writes: new rows in one INSERT, collapsed existing rows in one UPDATE, then the dedupe keys'
+    // links.
+    std::vector<size_t> fresh_slots;
+    std::vector<NewRow> new_rows;
+    std::vector<const Notification*> collapsed_rows;
     for (size_t s = 0; s < slots.size(); ++s) {
       if (slots[s].fresh) {
         fresh_slots.push_back(s);
+        new_rows.push_back(NewRow{&slots[s].n, slots[s].dedupe_key});
       } else if (slots[s].changed) {
-        changed_slots.push_back(s);
+        collapsed_rows.push_back(&slots[s].n);
       }
     }
-    if (!fresh_slots.empty()) {
-      std::vector<std::string> recipient, type, actor_id, actor_name, actor_avatar, actors, entity_type, entity_id, title,
-          body, deep_link, data, dedupe_key, group_key;
-      std::vector<int64_t> count;
-      for (size_t s : fresh_slots) {
-        const Notification& m = slots[s].n;
-        recipient.push_back(m.recipient_id);
-        type.push_back(m.type);
-        actor_id.push_back(m.actor.id);
-        actor_name.push_back(m.actor.name);
-        actor_avatar.push_back(m.actor.avatar_url);
-        actors.push_back(ActorsJson(m.actors));
-        entity_type.push_back(m.entity_type);
-        entity_id.push_back(m.entity_id);
-        title.push_back(m.title);
-        body.push_back(m.body);
-        deep_link.push_back(m.deep_link);
-        data.push_back(DataJson(m.data));
-        dedupe_key.push_back(slots[s].dedupe_key);
-        group_key.push_back(m.group_key);
-        count.push_back(m.count);
-      }
-      using sb::db::TextArray;
-      for (const auto& row : tx.exec_params(
-               "WITH v AS (SELECT nextval('notification.notifications_id_seq') AS id, s.* FROM ("
-               "  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
-               "  $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[]) "
-               "  WITH ORDINALITY AS u(recipient_id, type, actor_id, actor_name, actor_avatar_url, actors, entity_type, "
-               "  entity_id, title, body, deep_link, data, dedupe_key, group_key, group_count, ord) ORDER BY ord) s), "
-               "ins AS (INSERT INTO notification.notifications (id, recipient_id, type, actor_id, actor_name, "
-               "  actor_avatar_url, actors, entity_type, entity_id, title, body, deep_link, data, dedupe_key, group_key, "
-               "  group_count) SELECT id, recipient_id, type, actor_id, actor_name, actor_avatar_url, actors::jsonb, "
-               "  entity_type, entity_id, title, body, deep_link, data::jsonb, NULLIF(dedupe_key, ''), "
-               "  NULLIF(group_key, ''), group_count::int FROM v ORDER BY ord) "
-               "SELECT ord, id FROM v",
-               TextArray(recipient), TextArray(type), TextArray(actor_id), TextArray(actor_name),
-               TextArray(actor_avatar), TextArray(actors), TextArray(entity_type), TextArray(entity_id),
-               TextArray(title), TextArray(body), TextArray(deep_link), TextArray(data), TextArray(dedupe_key),
-               TextArray(group_key), sb::db::IdArray(count))) {
-        const auto ord = row[0].as<int64_t>();
-        if (ord < 1 || ord > static_cast<int64_t>(fresh_slots.size())) continue;
-        slots[fresh_slots[static_cast<size_t>(ord - 1)]].n.id = row[1].as<int64_t>();
-      }
+    if (!new_rows.empty()) {
+      const std::vector<int64_t> ids = InsertRows(tx, new_rows);
+      for (size_t k = 0; k < fresh_slots.size(); ++k) slots[fresh_slots[k]].n.id = ids[k];
     }
-    if (!changed_slots.empty()) {
-      std::vector<int64_t> id, count;
-      std::vector<std::string> actor_id, actor_name, actor_avatar, actors, title, body, deep_link, data;
-      for (size_t s : changed_slots) {
-        const Notification& m = slots[s].n;
-        id.push_back(m.id);
-        actor_id.push_back(m.actor.id);
-        actor_name.push_back(m.actor.name);
-        actor_avatar.push_back(m.actor.avatar_url);
-        actors.push_back(ActorsJson(m.actors));
-        title.push_back(m.title);
-        body.push_back(m.body);
-        deep_link.push_back(m.deep_link);
-        data.push_back(DataJson(m.data));
-        count.push_back(m.count);
-      }
-      using sb::db::TextArray;
-      tx.exec_params0(
-          "UPDATE notification.notifications n SET actor_id = v.actor_id, actor_name = v.actor_name, "
-          "actor_avatar_url = v.actor_avatar_url, actors = v.actors::jsonb, title = v.title, body = v.body, "
-          "deep_link = v.deep_link, data = v.data::jsonb, group_count = v.group_count::int, updated_at = now() "
-          "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
-          "$8::text[], $9::text[], $10::bigint[]) AS v(id, actor_id, actor_name, actor_avatar_url, actors, title, body, "
-          "deep_link, data, group_count) WHERE n.id = v.id",
-          sb::db::IdArray(id), TextArray(actor_id), TextArray(actor_name), TextArray(actor_avatar), TextArray(actors),
-          TextArray(title), TextArray(body), TextArray(deep_link), TextArray(data), sb::db::IdArray(count));
-    }
+    if (!collapsed_rows.empty()) UpdateCollapsedRows(tx, collapsed_rows);
     for (size_t i = 0; i < n; ++i) {
       if (item_slot[i] >= 0 && res[i].notification) res[i].notification->id = slots[item_slot[i]].n.id;
     }
@@ -580,12 +664,7 @@ absl::StatusOr<std::vector<absl::StatusOr<NotificationStore::NotifyResult>>> Not
         keys.push_back(inputs[i].dedupe_key);
         ids.push_back(res[i].notification->id);
       }
-      if (!users.empty()) {
-        tx.exec_params0(
-            "UPDATE notification.dedupe_keys d SET notification_id = v.id FROM unnest($1::text[], $2::text[], "
-            "$3::bigint[]) AS v(r, k, id) WHERE d.recipient_id = v.r AND d.dedupe_key = v.k",
-            sb::db::TextArray(users), sb::db::TextArray(keys), sb::db::IdArray(ids));
-      }
+      LinkDedupeKeys(tx, users, keys, ids);
     }
 
     // 7. Counters, after the rows: +created per recipient in one upsert (sorted), read for the
@@ -595,24 +674,7 @@ absl::StatusOr<std::vector<absl::StatusOr<NotificationStore::NotifyResult>>> Not
       if (live[i]) created[inputs[i].event.recipient_id] += res[i].outcome == Outcome::kCreated ? 1 : 0;
     }
     if (!created.empty()) {
-      std::vector<std::string> users;
-      std::vector<int64_t> adds;
-      for (const auto& [user, add] : created) {
-        users.push_back(user);
-        adds.push_back(add);
-      }
-      std::map<std::string, int64_t> running;  // before the batch's first item
-      for (const auto& row : tx.exec_params(
-               "WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS v(r, n)), "
-               "bumped AS (INSERT INTO notification.counters (recipient_id, unread) SELECT r, n FROM v WHERE n > 0 "
-               "  ORDER BY r ON CONFLICT (recipient_id) DO UPDATE SET unread = notification.counters.unread + "
-               "  EXCLUDED.unread RETURNING recipient_id, unread) "
-               "SELECT recipient_id, unread FROM bumped UNION ALL "
-               "SELECT c.recipient_id, c.unread FROM notification.counters c JOIN v ON c.recipient_id = v.r WHERE v.n = 0",
-               sb::db::TextArray(users), sb::db::IdArray(adds))) {
-        const std::string user = row[0].as<std::string>();
-        running[user] = row[1].as<int64_t>() - created[user];
-      }
+      std::map<std::string, int64_t> running = BumpCounters(tx, created);  // before the batch's first item
       for (size_t i = 0; i < n; ++i) {
         if (!live[i]) continue;
         int64_t& count = running[inputs[i].event.recipient_id];
