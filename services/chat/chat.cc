@@ -92,6 +92,18 @@ void Chat::Publish(const std::vector<std::string>& users, const std::string& eve
   }
 }
 
+void Chat::TakeOutOfRoom(const std::string& user, int64_t conversation_id, std::string_view reason) {
+  // The room is the gateway's ("conversation:{id}", joined with join:conversation); without this a
+  // removed member's open sockets would keep getting what is published to it until they reconnect.
+  const std::string id = std::to_string(conversation_id);
+  boost::json::object left{{"conversationId", id},
+                           {"reason", reason},
+                           {"message", reason == "removed" ? "you were removed from this conversation"
+                                                           : "you left this conversation"}};
+  boost::json::object control{{"room", "conversation:" + id}, {"event", "conversation:left"}, {"payload", std::move(left)}};
+  Publish({user}, sb::bus::kControlLeaveRoom, boost::json::serialize(control));
+}
+
 void Chat::FillOnline(std::vector<Conversation>& conversations) {
   std::vector<std::string> users;
   for (const auto& c : conversations) {
@@ -227,7 +239,9 @@ absl::StatusOr<Conversation> Chat::RemoveParticipant(const std::string& user, in
   if (absl::Status s = CheckUserId(user, "user_id"); !s.ok()) return s;
   if (absl::Status s = CheckConversationId(conversation_id); !s.ok()) return s;
   if (absl::Status s = CheckUserId(member, "participant_id"); !s.ok()) return s;
-  return AfterMembershipChange(user, store_.RemoveParticipant(user, conversation_id, member));
+  auto removed = AfterMembershipChange(user, store_.RemoveParticipant(user, conversation_id, member));
+  if (removed.ok()) TakeOutOfRoom(member, conversation_id, member == user ? "left" : "removed");
+  return removed;
 }
 
 absl::StatusOr<Conversation> Chat::SetParticipantRole(const std::string& user, int64_t conversation_id,
@@ -252,6 +266,7 @@ absl::Status Chat::LeaveConversation(const std::string& user, int64_t conversati
   }
   boost::json::object gone{{"conversationId", std::to_string(conversation_id)}, {"userId", user}, {"left", true}};
   Publish({user}, "conversation:updated", boost::json::serialize(gone));
+  TakeOutOfRoom(user, conversation_id, "left");
   return absl::OkStatus();
 }
 

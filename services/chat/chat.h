@@ -132,6 +132,9 @@ class Chat {
 
  private:
   void Publish(const std::vector<std::string>& users, const std::string& event, const std::string& payload);
+  // `user` is out of the conversation (`reason`: "removed" or "left"): its live sockets leave the
+  // conversation's room on every gateway and get conversation:left.
+  void TakeOutOfRoom(const std::string& user, int64_t conversation_id, std::string_view reason);
   void FillOnline(std::vector<Conversation>& conversations);
   struct PendingSend {
     ChatStore::NewMessage message;

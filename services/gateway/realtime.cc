@@ -698,13 +698,45 @@ void Realtime::JoinAuthorizedRoom(const SocketPtr& socket, const std::string& ro
   });
 }
 
+bool Realtime::LeaveRoomOnStrand(sio::Socket& socket, SocketState& state, const std::string& room) {
+  if (!state.public_rooms.erase(room)) return false;
+  socket.Leave(room);
+  if (auto channel = sb::bus::RoomChannel(room); channel.ok()) RemoveChannel(state, *channel);
+  return true;
+}
+
 void Realtime::LeaveAuthorizedRoom(const SocketPtr& socket, const std::string& room) {
   OnStrand(socket, [this, socket, room] {
-    auto state = StateOf(*socket);
-    if (!state || !state->public_rooms.erase(room)) return;
-    socket->Leave(room);
-    if (auto channel = sb::bus::RoomChannel(room); channel.ok()) RemoveChannel(*state, *channel);
+    if (auto state = StateOf(*socket)) LeaveRoomOnStrand(*socket, *state, room);
   });
+}
+
+void Realtime::OnLeaveRoomControl(const std::string& user, const json::value& payload) {
+  const auto* fields = payload.if_object();
+  const auto* room_field = fields ? fields->if_contains("room") : nullptr;
+  if (!room_field || !room_field->is_string() || room_field->as_string().empty()) {
+    sb::log::Warn("leave-room control event without a room", {{"user", user}});
+    return;
+  }
+  const std::string room(room_field->as_string());
+  std::string event;
+  json::value event_payload;
+  if (const auto* e = fields->if_contains("event"); e && e->is_string()) event = std::string(e->as_string());
+  if (const auto* p = fields->if_contains("payload")) event_payload = *p;
+  for (const auto& id : root_.To(UserRoom(user)).SocketIds()) {
+    SocketPtr socket;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = sockets_.find(id); it != sockets_.end()) socket = it->second.socket.lock();
+    }
+    if (!socket) continue;
+    OnStrand(socket, [this, socket, room, event, event_payload] {
+      auto state = StateOf(*socket);
+      if (!state || !LeaveRoomOnStrand(*socket, *state, room)) return;
+      // After the leave, on the strand: no event of the room can follow this one.
+      if (!event.empty()) socket->Emit(event, json::array{event_payload});
+    });
+  }
 }
 
 void Realtime::OnRoomJoin(sio::Socket& s, sio::Message& msg, sio::Ack ack) {
@@ -716,21 +748,10 @@ void Realtime::OnRoomJoin(sio::Socket& s, sio::Message& msg, sio::Ack ack) {
     return Reply(ack, Err("forbidden", absl::StrCat("room '", *room, "' is not public (public prefixes: ",
                                                      absl::StrJoin(options_.public_room_prefixes, ", "), ")")));
   }
-  auto channel = sb::bus::RoomChannel(*room);
-  if (!channel.ok()) return Reply(ack, Err("invalid_argument", std::string(channel.status().message())));
-  if (state->public_rooms.count(*room)) return Reply(ack, Ok(json::object{{"room", *room}}));
-  if (static_cast<int>(state->public_rooms.size()) >= options_.max_rooms_per_socket) {
-    CountRefusal("max_rooms");
-    return Reply(ack, Err("limit_exceeded",
-                          absl::StrCat("room limit reached (max ", options_.max_rooms_per_socket, " per socket)")));
+  if (absl::Status joined = JoinRoomOnStrand(s, *state, *room); !joined.ok()) {
+    const bool bad_name = joined.code() == absl::StatusCode::kInvalidArgument;
+    return Reply(ack, Err(bad_name ? "invalid_argument" : "limit_exceeded", std::string(joined.message())));
   }
-  if (!AddChannel(*state, *channel)) {
-    CountRefusal("max_subscriptions");
-    return Reply(ack, Err("limit_exceeded", absl::StrCat("subscription limit reached (max ",
-                                                         options_.max_subscriptions_per_socket, " per socket)")));
-  }
-  state->public_rooms.insert(*room);
-  s.Join(*room);
   Reply(ack, Ok(json::object{{"room", *room}}));
 }
 
@@ -738,10 +759,7 @@ void Realtime::OnRoomLeave(sio::Socket& s, sio::Message& msg, sio::Ack ack) {
   auto state = StateOf(s);
   auto room = RoomArg(msg);
   if (!room) return Reply(ack, Err("invalid_argument", "room:leave needs {room}"));
-  if (state->public_rooms.erase(*room)) {
-    s.Leave(*room);
-    if (auto channel = sb::bus::RoomChannel(*room); channel.ok()) RemoveChannel(*state, *channel);
-  }
+  LeaveRoomOnStrand(s, *state, *room);
   Reply(ack, Ok(json::object{{"room", *room}}));
 }
 
@@ -882,6 +900,11 @@ void Realtime::OnBusEvent(const std::string& channel, const sb::bus::Event& even
       op.Emit("error", json::array{json::object{{"code", "disconnected"}, {"message", reason}}});
       root_.To(UserRoom(user)).DisconnectSockets(/*close_connection=*/true);
       sb::log::Info("user disconnected by control event", {{"user", user}, {"reason", reason}});
+      return;
+    }
+    if (event.name() == sb::bus::kControlLeaveRoom) {
+      bus_events_.Labels({"control"}).Increment();
+      OnLeaveRoomControl(user, ParsePayload(event.payload_json()));
       return;
     }
     if (StartsWith(event.name(), kInternalEventPrefix)) {

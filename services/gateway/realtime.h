@@ -10,6 +10,7 @@
 // - Public rooms: `room:join` / `room:leave` {room} for names starting with a configured prefix;
 //   the room's bus channel sb:r:{room} is subscribed while a local socket is in it.
 // - Control events on a user channel ("sb:control:disconnect") disconnect that user's local sockets;
+//   "sb:control:leave-room" (sb/bus/channels.h, kControlLeaveRoom) takes them out of a room;
 //   names starting with "sb:" are never forwarded to clients.
 // - Guardrails: Origin allow-list, instance connection cap and Engine.IO connections per client
 //   address (engine allowRequest hook: every websocket or polling session counts, CONNECTed or
@@ -297,6 +298,12 @@ class Realtime {
   void RestoreRooms(const SocketPtr& socket, SocketState& state);
   // The check claiming `room`, or null.
   const RecoveredRoomCheck* CheckFor(const std::string& room) const;
+  // sb:control:leave-room for `user` (bus thread): each local socket of the user leaves the room on
+  // its strand, then gets the payload's event.
+  void OnLeaveRoomControl(const std::string& user, const boost::json::value& payload);
+  // Leaves `room` if the socket is in it (as a public or authorized room) and releases its bus
+  // channel; false when it was not in it (strand).
+  bool LeaveRoomOnStrand(socketio::server::Socket& socket, SocketState& state, const std::string& room);
   // Runs `fn` on the socket's strand (inline when the session is gone).
   void OnStrand(const SocketPtr& socket, std::function<void()> fn);
   absl::Status JoinRoomOnStrand(socketio::server::Socket& socket, SocketState& state, const std::string& room);

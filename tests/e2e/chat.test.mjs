@@ -107,8 +107,8 @@ describe("chat through the gateway", () => {
   const token = (user) => mintToken(SECRET, { sub: user, username: `${user}-name`, avatar: `https://img.example/${user}.png` });
 
   // A connected, authenticated socket whose user channel subscription is live.
-  async function client(user) {
-    const socket = await connect(url, { auth: { token: token(user) }, transports: ["websocket"] });
+  async function client(user, target = url) {
+    const socket = await connect(target, { auth: { token: token(user) }, transports: ["websocket"] });
     sockets.push(socket);
     await sleep(250);  // the gateway subscribes the user's bus channel asynchronously
     return socket;
@@ -308,8 +308,8 @@ describe("chat through the gateway", () => {
 
   // A socket on gateway A (no automatic reconnection) in room conversation:{id}, holding a pid and
   // the offset of one room event; its room events are collected as [n, offset].
-  async function inConversationRoom(user, id) {
-    const socket = await client(user);
+  async function inConversationRoom(user, id, target = url) {
+    const socket = await client(user, target);
     const join = await emit(socket, "join:conversation", { conversationId: id });
     assert.equal(join.ok, true, JSON.stringify(join));
     return socket;
@@ -342,6 +342,42 @@ describe("chat through the gateway", () => {
     socket.io.engine.close(); // a network drop, not a disconnect: the session is saved for recovery
     return saved;
   };
+
+  test("a member removed or leaving is taken out of the conversation room on every instance, at once", async () => {
+    const created = await rest("rina", "POST", "/conversations", { type: "group", title: "desk", participantIds: ["vic", "walt"] });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.conversation.id;
+    const vic = await inConversationRoom("vic", id);
+    const waltA = await inConversationRoom("walt", id);
+    const waltB = await inConversationRoom("walt", id, urlB); // walt's second device, on the other instance
+    const [vicGot, waltAGot, waltBGot] = [vic, waltA, waltB].map(roomEvents);
+    await sleep(300); // B's subscription of the room's bus channel becomes live
+    await publishToRoom(id, 0);
+    await sleep(300);
+    for (const got of [vicGot, waltAGot, waltBGot]) assert.deepEqual(got.map(([n]) => n), [0]);
+
+    const leftA = once(waltA, "conversation:left");
+    const leftB = once(waltB, "conversation:left");
+    assert.equal((await rest("rina", "DELETE", `/conversations/${id}/participants/walt`)).status, 200);
+    for (const [left] of await Promise.all([leftA, leftB])) {
+      assert.equal(left.conversationId, id);
+      assert.equal(left.reason, "removed");
+    }
+    await publishToRoom(id, 1);
+    await sleep(300);
+    assert.deepEqual(vicGot.map(([n]) => n), [0, 1]);
+    assert.deepEqual(waltAGot.map(([n]) => n), [0]);
+    assert.deepEqual(waltBGot.map(([n]) => n), [0]);
+    assert.equal((await emit(waltA, "join:conversation", { conversationId: id })).error.code, "forbidden");
+
+    // Leaving by one's own choice does the same, with reason "left".
+    const vicLeft = once(vic, "conversation:left");
+    assert.equal((await rest("vic", "DELETE", `/conversations/${id}/participants/vic`)).status, 200);
+    assert.equal((await vicLeft)[0].reason, "left");
+    await publishToRoom(id, 2);
+    await sleep(300);
+    assert.deepEqual(vicGot.map(([n]) => n), [0, 1]);
+  });
 
   test("recovery on another instance re-checks conversation rooms: members keep them, removed users leave", async () => {
     const created = await rest("rina", "POST", "/conversations", { type: "group", title: "ops", participantIds: ["sam", "tess"] });

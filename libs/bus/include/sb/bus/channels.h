@@ -34,6 +34,13 @@ absl::StatusOr<std::string> RoomStreamKey(absl::string_view room);    // "sb:s:r
 // the offset it got; event ids follow the same rules as user and room ids.
 absl::StatusOr<std::string> DedupeKey(absl::string_view event_id);    // "sb:d:{event_id}"
 
+// A control event on a user channel: every gateway instance holding sockets of that user takes
+// them out of payload.room (a Socket.IO room, e.g. "conversation:42" after the user was removed
+// from it) and then emits payload.event with payload.payload to each socket that was in it (when
+// event is set). Payload: JSON {room, event?, payload?}. Like every "sb:" event it is never
+// delivered or replayed to clients as itself.
+inline constexpr char kControlLeaveRoom[] = "sb:control:leave-room";
+
 // The one key holding the last stream id issued by any publish (see publisher.h, "Offsets").
 inline constexpr char kLastStreamIdKey[] = "sb:s:last-id";
 
