@@ -167,7 +167,7 @@ TEST_CASE("ReadUserStream returns exactly the events after the offset, in order"
 
 TEST_CASE("streams are bounded and trimmed offsets are reported as not recoverable") {
   Fixture f;
-  Publisher publisher = f.MakePublisher({.origin = "", .max_stream_length = 3, .exact_trim = true});
+  Publisher publisher = f.MakePublisher({.max_stream_length = 3, .exact_trim = true});
   std::vector<std::string> offsets;
   for (int i = 0; i < 10; ++i) {
     auto offset = publisher.PublishToUser("carol", "n" + std::to_string(i), "{}");
@@ -197,7 +197,7 @@ TEST_CASE("streams are bounded and trimmed offsets are reported as not recoverab
   CHECK_FALSE(future->recoverable);
 
   // The default approximate trim still bounds the stream.
-  Publisher approx = f.MakePublisher({.origin = "", .max_stream_length = 10});
+  Publisher approx = f.MakePublisher({.max_stream_length = 10});
   for (int i = 0; i < 400; ++i) REQUIRE(approx.PublishToUser("dave", "x", "{}").ok());
   CHECK(f.client->Command({"XLEN", "sb:s:u:dave"})->integer < 400);
 }
@@ -271,7 +271,7 @@ TEST_CASE("room events get a stream and an offset; presence events are publish-o
 
 TEST_CASE("user and room streams share one id sequence, so one offset splits them all exactly") {
   Fixture f;
-  Publisher publisher = f.MakePublisher({.origin = "", .room_stream_max_length = 50});
+  Publisher publisher = f.MakePublisher({.room_stream_max_length = 50});
   // Interleaved user and room events, many within the same millisecond.
   std::vector<std::pair<std::string, std::string>> published;  // offset, name
   for (int i = 0; i < 60; ++i) {
@@ -316,7 +316,7 @@ TEST_CASE("user and room streams share one id sequence, so one offset splits the
 
 TEST_CASE("a trimmed room stream makes the merged read not recoverable") {
   Fixture f;
-  Publisher publisher = f.MakePublisher({.origin = "", .exact_trim = true, .room_stream_max_length = 3});
+  Publisher publisher = f.MakePublisher({.exact_trim = true, .room_stream_max_length = 3});
   auto start = publisher.PublishToUser("jo", "start", "{}");
   REQUIRE(start.ok());
   for (int i = 0; i < 5; ++i) REQUIRE(publisher.PublishToRoom("busy", "r" + std::to_string(i), "{}").ok());
@@ -409,8 +409,8 @@ TEST_CASE("PublishToUsers fans one event out to many users") {
 TEST_CASE("PublishBatch sends several events, each with its own id, in one go") {
   Fixture f;
   Publisher publisher = f.MakePublisher();
-  auto offsets = publisher.PublishBatch({{{"ann", "ben"}, "message:new", R"({"for":"others"})", ""},
-                                         {{"cat"}, "message:new", R"({"for":"sender"})", ""}});
+  auto offsets = publisher.PublishBatch({{{"ann", "ben"}, "message:new", R"({"for":"others"})"},
+                                         {{"cat"}, "message:new", R"({"for":"sender"})"}});
   REQUIRE(offsets.ok());
   REQUIRE(offsets->size() == 3);
   auto ann = ReadUserStream(*f.client, "ann", "0-0", 10);
@@ -425,7 +425,7 @@ TEST_CASE("PublishBatch sends several events, each with its own id, in one go") 
   CHECK(cat->events[0].offset() == (*offsets)[2]);
 
   // One bad entry: nothing at all is published.
-  auto bad = publisher.PublishBatch({{{"dan"}, "x", "{}", ""}, {{""}, "x", "{}", ""}});
+  auto bad = publisher.PublishBatch({{{"dan"}, "x", "{}"}, {{""}, "x", "{}"}});
   CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(f.client->Command({"EXISTS", "sb:s:u:dan"})->integer == 0);
 }
