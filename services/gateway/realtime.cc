@@ -385,7 +385,8 @@ void Realtime::VetRecoveredSession(const std::string& user, sio::SessionState st
   if (vetting->claimed.empty()) return finish();
   // All asked at once: the restore waits for the slowest answer, not for their sum.
   for (size_t k = 0; k < vetting->claimed.size(); ++k) {
-    const std::string& room = vetting->state.rooms[vetting->claimed[k]];
+    // A copy: once the last check has answered (on another thread) `finish` rewrites state.rooms.
+    const std::string room = vetting->state.rooms[vetting->claimed[k]];
     (*CheckFor(room))(user, room, [vetting, k, finish](RecoveredRoomVerdict verdict) {
       {
         std::lock_guard lock(vetting->mu);

@@ -90,7 +90,7 @@ TEST_CASE("InMemoryRecoveryStore holds at most max_packets, dropping the oldest"
     auto o = store.Append(Packet("e" + std::to_string(i), {}));
     REQUIRE(o);
     offsets.push_back(*o);
-    CHECK(store.packet_count() == std::min(i + 1, 3));
+    CHECK(store.packet_count() == static_cast<size_t>(std::min(i + 1, 3)));
   }
   store.Save(SessionState{"a", "sa", "/", {"sa"}, nullptr});
   store.Save(SessionState{"b", "sb", "/", {"sb"}, nullptr});

@@ -87,13 +87,6 @@ bool ParseFlags(int argc, char** argv, Flags& f) {
   return true;
 }
 
-boost::json::array Prepend(boost::json::value first, const boost::json::array& rest) {
-  boost::json::array out;
-  out.push_back(std::move(first));
-  for (const auto& v : rest) out.push_back(v);
-  return out;
-}
-
 void SetUpEchoNamespace(sio::Namespace& ns) {
   ns.OnConnection([&ns](std::shared_ptr<sio::Socket> socket) {
     socket->Emit("auth", {socket->handshake().auth});
