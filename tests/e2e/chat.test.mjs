@@ -5,11 +5,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
-import grpc from "@grpc/grpc-js";
-import protoLoader from "@grpc/proto-loader";
-import { connect, freePort, mintToken, once, sleep, startPostgres, startProcess, startRedis } from "./helpers.mjs";
+import {
+  connect, freePort, gatewayGrpcClient, mintToken, once, sleep, startPostgres, startProcess, startRedis,
+} from "./helpers.mjs";
 
 const buildDir = process.env.SB_BUILD_DIR || "/work/main/build/dev";
 const chatBinary = process.env.SB_CHAT_BIN || path.join(buildDir, "services/chat/sb-chat");
@@ -17,27 +16,6 @@ const gatewayBinary = process.env.SB_GATEWAY_BIN || path.join(buildDir, "service
 const SECRET = "e2e-chat-secret-0123456789-0123456789";
 
 const httpReady = (url) => async () => (await fetch(url)).status === 200;
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-// A GatewayService client: call(method, request) resolves with the response.
-function gatewayClient(address) {
-  const def = protoLoader.loadSync("switchboard/gateway/v1/gateway.proto", {
-    includeDirs: [path.join(root, "proto")],
-    keepCase: true,
-    longs: Number,
-    defaults: true,
-    oneofs: true,
-  });
-  const Client = grpc.loadPackageDefinition(def).switchboard.gateway.v1.GatewayService;
-  const client = new Client(address, grpc.credentials.createInsecure());
-  return {
-    call: (method, request) =>
-      new Promise((resolve, reject) =>
-        client[method](request, { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))),
-      ),
-    close: () => client.close(),
-  };
-}
 
 describe("chat through the gateway", () => {
   let pg, redis, chat, gateway, url;
@@ -74,7 +52,7 @@ describe("chat through the gateway", () => {
       ready: httpReady(`http://127.0.0.1:${gwHttp}/readyz`),
     });
     url = `http://127.0.0.1:${gwHttp}`;
-    grpcA = gatewayClient(`127.0.0.1:${gwGrpc}`);
+    grpcA = gatewayGrpcClient(`127.0.0.1:${gwGrpc}`);
     const [bHttp, bGrpc] = await Promise.all([freePort(), freePort()]);
     gatewayB = await startProcess("sb-gateway-b", gatewayBinary, [], {
       env: {

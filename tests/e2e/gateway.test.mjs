@@ -8,11 +8,10 @@ import { createHmac } from "node:crypto";
 import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
 import WebSocket from "ws";
 import grpc from "@grpc/grpc-js";
-import protoLoader from "@grpc/proto-loader";
+import { gatewayGrpcClient } from "./helpers.mjs";
 
 // Resolves once the client's Engine.IO connection runs on WebSocket (after the polling upgrade).
 async function waitForWebSocket(socket) {
@@ -20,8 +19,6 @@ async function waitForWebSocket(socket) {
   assert.equal(socket.io.engine.transport.name, "websocket");
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "../..");
 const buildDir = process.env.SB_BUILD_DIR || "/work/main/build/dev";
 const gatewayBinary = process.env.SB_GATEWAY_BIN || path.join(buildDir, "services/gateway/sb-gateway");
 const SECRET = "e2e-secret-0123456789-0123456789-abcdef";
@@ -111,17 +108,14 @@ async function startGateway(redis, env = {}) {
     if (i > 200) throw new Error(`sb-gateway not ready: ${output}`);
     await sleep(50);
   }
-  const client = grpcClient(`127.0.0.1:${grpcPort}`);
+  const client = gatewayGrpcClient(`127.0.0.1:${grpcPort}`);
   return {
     url,
     httpPort,
     grpcPort,
     child,
     output: () => output,
-    call: (method, request) =>
-      new Promise((resolve, reject) =>
-        client[method](request, { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))),
-      ),
+    call: client.call,
     stop: async (signal = "SIGTERM") => {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once("exit", r));
@@ -135,21 +129,6 @@ async function startGateway(redis, env = {}) {
       return child.exitCode;
     },
   };
-}
-
-let GatewayClient;
-function grpcClient(address) {
-  if (!GatewayClient) {
-    const def = protoLoader.loadSync("switchboard/gateway/v1/gateway.proto", {
-      includeDirs: [path.join(root, "proto")],
-      keepCase: true,
-      longs: Number,
-      defaults: true,
-      oneofs: true,
-    });
-    GatewayClient = grpc.loadPackageDefinition(def).switchboard.gateway.v1.GatewayService;
-  }
-  return new GatewayClient(address, grpc.credentials.createInsecure());
 }
 
 const b64url = (obj) => Buffer.from(typeof obj === "string" ? obj : JSON.stringify(obj)).toString("base64url");

@@ -2,10 +2,39 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+import grpc from "@grpc/grpc-js";
+import protoLoader from "@grpc/proto-loader";
 import { io } from "socket.io-client";
 
 const buildDir = process.env.SB_BUILD_DIR || "/work/main/build/dev";
 export const echoBinary = process.env.SB_SIO_ECHO || path.join(buildDir, "libs/socketio/sb-sio-echo");
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+let GatewayService;
+// A switchboard.gateway.v1.GatewayService client: call(method, request) resolves with the response
+// (5 s deadline) or rejects with the gRPC error; close() ends it.
+export function gatewayGrpcClient(address) {
+  if (!GatewayService) {
+    const def = protoLoader.loadSync("switchboard/gateway/v1/gateway.proto", {
+      includeDirs: [path.join(repoRoot, "proto")],
+      keepCase: true,
+      longs: Number,
+      defaults: true,
+      oneofs: true,
+    });
+    GatewayService = grpc.loadPackageDefinition(def).switchboard.gateway.v1.GatewayService;
+  }
+  const client = new GatewayService(address, grpc.credentials.createInsecure());
+  return {
+    call: (method, request) =>
+      new Promise((resolve, reject) =>
+        client[method](request, { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))),
+      ),
+    close: () => client.close(),
+  };
+}
 
 const running = new Set();
 process.on("exit", () => {
