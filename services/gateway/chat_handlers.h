@@ -4,11 +4,11 @@
 //   join:conversation   {conversationId}           -> Chat.GetConversation (participants only), then
 //                                                     the socket joins room "conversation:{id}"
 //                                                     (restored by connection state recovery only
-//                                                     after chat confirms participation again; else
-//                                                     the socket leaves it and gets
-//                                                     `conversation:left` {conversationId, reason,
-//                                                     message}, reason forbidden / not_found /
-//                                                     unavailable (chat down: asked twice) / ...)
+//                                                     after chat confirms participation again, else
+//                                                     `conversation:left` {conversationId, reason:
+//                                                     forbidden | not_found | unavailable, message};
+//                                                     chat's sb:control:leave-room takes removed or
+//                                                     leaving members out, reason removed | left)
 //   leave:conversation  {conversationId}           -> leaves the room (no chat call)
 //   message:send        {conversationId, clientMessageId, content, type?, mediaUrl?} -> SendMessage
 //   message:read        {conversationId, seq?}     -> MarkRead (seq omitted: everything)

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include "absl/strings/str_cat.h"
 #include "sb/rpc/json.h"
 #include "services/notification/preferences.h"
 
@@ -80,6 +81,8 @@ pb::Outcome ToProto(Outcome outcome) {
   }
   return pb::OUTCOME_UNSPECIFIED;
 }
+
+std::string UnreadEventJson(int64_t count) { return absl::StrCat("{\"count\":", count, "}"); }
 
 std::string NotificationEventJson(const Notification& n, bool updated) {
   pb::Notification p;

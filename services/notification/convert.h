@@ -20,5 +20,7 @@ Actor FromProto(const ::switchboard::notification::v1::Actor& in);
 // notification:new payload: the protobuf JSON (camelCase, int64 as strings, defaults printed) plus
 // "updated": true|false.
 std::string NotificationEventJson(const Notification& n, bool updated);
+// The notification:unread payload: {"count":N}.
+std::string UnreadEventJson(int64_t count);
 
 }  // namespace sb::notification

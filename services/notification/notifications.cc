@@ -119,8 +119,12 @@ Notifications::Notifications(NotificationStore& store, EventSink& events, Sessio
           [this](std::vector<PendingNotify>& batch) { CommitNotifies(batch); })) {}
 
 void Notifications::PublishUnread(const std::string& user, int64_t unread) {
-  absl::Status s = events_.PublishToUser(user, "notification:unread", absl::StrCat("{\"count\":", unread, "}"));
+  absl::Status s = events_.PublishToUser(user, "notification:unread", UnreadEventJson(unread));
   if (!s.ok()) sb::log::Warn("notification:unread not published", {{"user", user}, {"error", s.ToString()}});
+}
+
+bool Notifications::PushPossible(const NotificationType& type, const Preferences& prefs) const {
+  return type.push && prefs.push_enabled && !InQuietHours(prefs, clock_());
 }
 
 bool Notifications::MaybePush(const NotificationType& type, const Preferences& prefs, const Notification& n,
@@ -231,8 +235,8 @@ std::vector<absl::StatusOr<Notifications::NotifyResult>> Notifications::AfterNot
     const Notification& n = *r.notification;
     const bool updated = r.outcome == Outcome::kCollapsed;
     deliveries.push_back({n.recipient_id, "notification:new", NotificationEventJson(n, updated)});
-    if (!updated) deliveries.push_back({n.recipient_id, "notification:unread", absl::StrCat("{\"count\":", r.unread, "}")});
-    if (r.type.push && r.prefs.push_enabled && !InQuietHours(r.prefs, clock_())) {
+    if (!updated) deliveries.push_back({n.recipient_id, "notification:unread", UnreadEventJson(r.unread)});
+    if (PushPossible(r.type, r.prefs)) {
       push_candidates.push_back(i);
     } else {
       MaybePush(r.type, r.prefs, n, std::nullopt);  // counts the decision
@@ -323,18 +327,18 @@ absl::StatusOr<Notifications::ManyResult> Notifications::NotifyMany(const ManyIn
 
     // notification:new differs per user (its id); notification:unread is shared by everyone with
     // the same count, so those go out pipelined per distinct count.
-    std::vector<std::pair<std::string, std::string>> news;
+    std::vector<EventSink::Delivery> news;
     std::map<int64_t, std::vector<std::string>> by_count;
     news.reserve(stored->created.size());
     for (const auto& d : stored->created) {
-      news.emplace_back(d.notification.recipient_id, NotificationEventJson(d.notification, false));
+      news.push_back({d.notification.recipient_id, "notification:new", NotificationEventJson(d.notification, false)});
       by_count[d.unread].push_back(d.notification.recipient_id);
     }
-    if (absl::Status s = events_.PublishEach("notification:new", news); !s.ok()) {
+    if (absl::Status s = events_.PublishAll(news); !s.ok()) {
       sb::log::Warn("notification:new not published to every recipient", {{"error", s.ToString()}});
     }
     for (const auto& [count, users] : by_count) {
-      absl::Status s = events_.PublishToUsers(users, "notification:unread", absl::StrCat("{\"count\":", count, "}"));
+      absl::Status s = events_.PublishToUsers(users, "notification:unread", UnreadEventJson(count));
       if (!s.ok()) sb::log::Warn("notification:unread not published", {{"error", s.ToString()}});
     }
 
@@ -342,7 +346,7 @@ absl::StatusOr<Notifications::ManyResult> Notifications::NotifyMany(const ManyIn
     std::vector<const NotificationStore::Delivered*> candidates;
     std::vector<std::string> candidate_ids;
     for (const auto& d : stored->created) {
-      if (type->push && d.prefs.push_enabled && !InQuietHours(d.prefs, clock_())) {
+      if (PushPossible(*type, d.prefs)) {
         candidates.push_back(&d);
         candidate_ids.push_back(d.notification.recipient_id);
       } else {
@@ -447,67 +451,6 @@ absl::StatusOr<Notifications::NotifyInput> Notifications::ListingInquiryInput(
                      .data = {{"listingId", listing_id}, {"listingTitle", listing_title}, {"inquiryId", inquiry_id},
                           {"preview", preview}},
                      .dedupe_key = inquiry_id.empty() ? std::string() : absl::StrCat("listing_inquiry:", inquiry_id)};
-}
-
-absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyNewFollower(const std::string& recipient,
-                                                                             const Actor& follower) {
-  auto input = NewFollowerInput(recipient, follower);
-  if (!input.ok()) return input.status();
-  return Notify(*input);
-}
-
-absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyPostLike(const std::string& recipient,
-                                                                          const Actor& liker, const std::string& post_id,
-                                                                          const std::string& preview) {
-  auto input = PostLikeInput(recipient, liker, post_id, preview);
-  if (!input.ok()) return input.status();
-  return Notify(*input);
-}
-
-absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyPostComment(const std::string& recipient,
-                                                                             const Actor& commenter,
-                                                                             const std::string& post_id,
-                                                                             const std::string& comment_id,
-                                                                             const std::string& preview) {
-  auto input = PostCommentInput(recipient, commenter, post_id, comment_id, preview);
-  if (!input.ok()) return input.status();
-  return Notify(*input);
-}
-
-absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyCommentReply(
-    const std::string& recipient, const Actor& replier, const std::string& post_id, const std::string& comment_id,
-    const std::string& reply_id, const std::string& preview) {
-  auto input = CommentReplyInput(recipient, replier, post_id, comment_id, reply_id, preview);
-  if (!input.ok()) return input.status();
-  return Notify(*input);
-}
-
-absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyNewMessage(const std::string& recipient,
-                                                                            const Actor& sender,
-                                                                            int64_t conversation_id,
-                                                                            int64_t message_id,
-                                                                            const std::string& preview) {
-  auto input = NewMessageInput(recipient, sender, conversation_id, message_id, preview);
-  if (!input.ok()) return input.status();
-  return Notify(*input);
-}
-
-absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyThreadReply(const std::string& recipient,
-                                                                             const Actor& replier,
-                                                                             const std::string& thread_id,
-                                                                             const std::string& reply_id,
-                                                                             const std::string& preview) {
-  auto input = ThreadReplyInput(recipient, replier, thread_id, reply_id, preview);
-  if (!input.ok()) return input.status();
-  return Notify(*input);
-}
-
-absl::StatusOr<Notifications::NotifyResult> Notifications::NotifyListingInquiry(
-    const std::string& recipient, const Actor& buyer, const std::string& listing_id, const std::string& listing_title,
-    const std::string& inquiry_id, const std::string& preview) {
-  auto input = ListingInquiryInput(recipient, buyer, listing_id, listing_title, inquiry_id, preview);
-  if (!input.ok()) return input.status();
-  return Notify(*input);
 }
 
 absl::StatusOr<NotificationPage> Notifications::List(const std::string& user, const std::string& cursor, int limit,

@@ -128,26 +128,6 @@ class Notifications {
                                                          const std::string& listing_id,
                                                          const std::string& listing_title,
                                                          const std::string& inquiry_id, const std::string& preview);
-  // Typed helpers: Notify with the inputs above.
-  absl::StatusOr<NotifyResult> NotifyNewFollower(const std::string& recipient, const Actor& follower);
-  absl::StatusOr<NotifyResult> NotifyPostLike(const std::string& recipient, const Actor& liker,
-                                              const std::string& post_id, const std::string& preview);
-  absl::StatusOr<NotifyResult> NotifyPostComment(const std::string& recipient, const Actor& commenter,
-                                                 const std::string& post_id, const std::string& comment_id,
-                                                 const std::string& preview);
-  absl::StatusOr<NotifyResult> NotifyCommentReply(const std::string& recipient, const Actor& replier,
-                                                  const std::string& post_id, const std::string& comment_id,
-                                                  const std::string& reply_id, const std::string& preview);
-  absl::StatusOr<NotifyResult> NotifyNewMessage(const std::string& recipient, const Actor& sender,
-                                                int64_t conversation_id, int64_t message_id,
-                                                const std::string& preview);
-  absl::StatusOr<NotifyResult> NotifyThreadReply(const std::string& recipient, const Actor& replier,
-                                                 const std::string& thread_id, const std::string& reply_id,
-                                                 const std::string& preview);
-  absl::StatusOr<NotifyResult> NotifyListingInquiry(const std::string& recipient, const Actor& buyer,
-                                                    const std::string& listing_id, const std::string& listing_title,
-                                                    const std::string& inquiry_id, const std::string& preview);
-
   // limit <= 0: 20; at most 100.
   absl::StatusOr<NotificationPage> List(const std::string& user, const std::string& cursor, int limit,
                                         bool unread_only);
@@ -172,6 +152,9 @@ class Notifications {
   // Push decision for one stored notification; true when a request went to the sink.
   bool MaybePush(const NotificationType& type, const Preferences& prefs, const Notification& n,
                  std::optional<bool> live);
+  // A push could follow (the type pushes, the user allows it, not quiet hours): worth asking
+  // whether the recipient is live; MaybePush makes the decision.
+  bool PushPossible(const NotificationType& type, const Preferences& prefs) const;
   void PublishUnread(const std::string& user, int64_t unread);
   struct PendingNotify {
     NotificationStore::NotifyInput input;

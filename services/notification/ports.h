@@ -27,10 +27,6 @@ class EventSink {
   // The same event and payload to every user in `users` (pipelined).
   virtual absl::Status PublishToUsers(const std::vector<std::string>& users, const std::string& event,
                                       const std::string& payload_json) = 0;
-  // One (user, payload) per entry, all with the same event name; may run in parallel. Returns the
-  // first error; entries after a failure may or may not have been published.
-  virtual absl::Status PublishEach(const std::string& event,
-                                   const std::vector<std::pair<std::string, std::string>>& user_payloads) = 0;
   struct Delivery {
     std::string user;
     std::string event;

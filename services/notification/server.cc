@@ -24,17 +24,9 @@ absl::Status BusEventSink::PublishToUsers(const std::vector<std::string>& users,
   return publisher_.PublishToUsers(users, event, payload).status();
 }
 
-absl::Status BusEventSink::PublishEach(const std::string& event,
-                                       const std::vector<std::pair<std::string, std::string>>& items) {
-  // One event per recipient (each its own id), sent in pipelined batches by the Publisher: a
-  // 10,000-recipient announcement is ~40 round trips, not 10,000.
-  std::vector<sb::bus::UserEvent> events;
-  events.reserve(items.size());
-  for (const auto& [user, payload] : items) events.push_back({{user}, event, payload});
-  return publisher_.PublishBatch(events).status();
-}
-
 absl::Status BusEventSink::PublishAll(const std::vector<Delivery>& deliveries) {
+  // Each entry its own event (own id), sent in pipelined batches by the Publisher: a
+  // 10,000-recipient announcement is ~40 round trips, not 10,000.
   std::vector<sb::bus::UserEvent> events;
   events.reserve(deliveries.size());
   for (const auto& d : deliveries) events.push_back({{d.user}, d.event, d.payload_json});

@@ -33,15 +33,13 @@
 namespace sb::notification {
 
 // EventSink over the bus Publisher (stream + pub/sub per user, so gateway recovery replays events).
-// PublishEach pipelines one event per recipient (Publisher::PublishBatch).
+// PublishAll pipelines one event per entry (Publisher::PublishBatch).
 class BusEventSink : public EventSink {
  public:
   explicit BusEventSink(sb::bus::Publisher& publisher) : publisher_(publisher) {}
   absl::Status PublishToUser(const std::string& user, const std::string& event, const std::string& payload) override;
   absl::Status PublishToUsers(const std::vector<std::string>& users, const std::string& event,
                               const std::string& payload) override;
-  absl::Status PublishEach(const std::string& event,
-                           const std::vector<std::pair<std::string, std::string>>& user_payloads) override;
   absl::Status PublishAll(const std::vector<Delivery>& deliveries) override;  // Publisher::PublishBatch
 
  private:

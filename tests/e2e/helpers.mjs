@@ -12,21 +12,20 @@ export const echoBinary = process.env.SB_SIO_ECHO || path.join(buildDir, "libs/s
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-let GatewayService;
-// A switchboard.gateway.v1.GatewayService client: call(method, request) resolves with the response
-// (5 s deadline) or rejects with the gRPC error; close() ends it.
-export function gatewayGrpcClient(address) {
-  if (!GatewayService) {
-    const def = protoLoader.loadSync("switchboard/gateway/v1/gateway.proto", {
-      includeDirs: [path.join(repoRoot, "proto")],
-      keepCase: true,
-      longs: Number,
-      defaults: true,
-      oneofs: true,
-    });
-    GatewayService = grpc.loadPackageDefinition(def).switchboard.gateway.v1.GatewayService;
-  }
-  const client = new GatewayService(address, grpc.credentials.createInsecure());
+// A unary client of `service` (full name, e.g. "switchboard.gateway.v1.GatewayService") from
+// proto/`protoFile`: call(method, request) resolves with the response (5 s deadline) or rejects with
+// the gRPC error; close() ends it. `loaderOptions` override the proto-loader defaults below.
+export function grpcClient(protoFile, service, address, loaderOptions = {}) {
+  const def = protoLoader.loadSync(protoFile, {
+    includeDirs: [path.join(repoRoot, "proto")],
+    keepCase: true,
+    longs: Number,
+    defaults: true,
+    oneofs: true,
+    ...loaderOptions,
+  });
+  const Service = service.split(".").reduce((ns, name) => ns[name], grpc.loadPackageDefinition(def));
+  const client = new Service(address, grpc.credentials.createInsecure());
   return {
     call: (method, request) =>
       new Promise((resolve, reject) =>
@@ -35,6 +34,9 @@ export function gatewayGrpcClient(address) {
     close: () => client.close(),
   };
 }
+
+export const gatewayGrpcClient = (address) =>
+  grpcClient("switchboard/gateway/v1/gateway.proto", "switchboard.gateway.v1.GatewayService", address);
 
 const running = new Set();
 process.on("exit", () => {

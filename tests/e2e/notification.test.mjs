@@ -6,12 +6,11 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import grpc from "@grpc/grpc-js";
-import protoLoader from "@grpc/proto-loader";
-import { connect, freePort, mintToken, once, sleep, startPostgres, startProcess, startRedis } from "./helpers.mjs";
+import {
+  connect, freePort, grpcClient, mintToken, once, sleep, startPostgres, startProcess, startRedis,
+} from "./helpers.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const buildDir = process.env.SB_BUILD_DIR || "/work/main/build/dev";
 const notificationBinary = path.join(buildDir, "services/notification/sb-notification");
 const chatBinary = path.join(buildDir, "services/chat/sb-chat");
@@ -19,24 +18,6 @@ const gatewayBinary = path.join(buildDir, "services/gateway/sb-gateway");
 const SECRET = "e2e-notification-secret-0123456789-0123456789";
 
 const httpReady = (url) => async () => (await fetch(url)).status === 200;
-
-function notificationClient(address) {
-  const def = protoLoader.loadSync("switchboard/notification/v1/notification.proto", {
-    includeDirs: [path.join(root, "proto")],
-    keepCase: false,
-    enums: String,
-    longs: String,
-    defaults: true,
-    oneofs: true,
-  });
-  const Service = grpc.loadPackageDefinition(def).switchboard.notification.v1.NotificationService;
-  return new Service(address, grpc.credentials.createInsecure());
-}
-
-// A promisified unary call with a 5 s deadline.
-const call = (client, method, request) =>
-  new Promise((resolve, reject) =>
-    client[method](request, { deadline: Date.now() + 5_000 }, (err, res) => (err ? reject(err) : resolve(res))));
 
 describe("notifications through the gateway", () => {
   let pg, redis, notification, chat, gateway, url, rpc;
@@ -70,7 +51,8 @@ describe("notifications through the gateway", () => {
       ready: httpReady(`http://127.0.0.1:${gHttp}/readyz`),
     });
     url = `http://127.0.0.1:${gHttp}`;
-    rpc = notificationClient(`127.0.0.1:${nGrpc}`);
+    rpc = grpcClient("switchboard/notification/v1/notification.proto", "switchboard.notification.v1.NotificationService",
+                     `127.0.0.1:${nGrpc}`, { keepCase: false, enums: String, longs: String });
   });
 
   after(async () => {
@@ -105,7 +87,7 @@ describe("notifications through the gateway", () => {
     const laptop = await device("bob");
     const phone = await device("bob");
     const events = [laptop, phone].flatMap((s) => [once(s, "notification:new"), once(s, "notification:unread")]);
-    const res = await call(rpc, "notify", {
+    const res = await rpc.call("notify", {
       recipientId: "bob",
       type: "post_like",
       actor: { id: "ana", name: "Ana", avatarUrl: "https://img.example/ana.png" },
@@ -132,27 +114,27 @@ describe("notifications through the gateway", () => {
 
     // A second like collapses into the same notification: notification:new with updated: true.
     const collapsed = once(phone, "notification:new");
-    const again = await call(rpc, "notifyPostLike", { recipientId: "bob", liker: { id: "cy", name: "Cy" }, postId: "p1" });
+    const again = await rpc.call("notifyPostLike", { recipientId: "bob", liker: { id: "cy", name: "Cy" }, postId: "p1" });
     assert.equal(again.outcome, "OUTCOME_COLLAPSED");
     const [[n3]] = await Promise.all([collapsed]);
     assert.equal(n3.id, res.notification.id);
     assert.equal(n3.updated, true);
     assert.equal(n3.title, "Cy and Ana liked your post");
     // The same dedupe key again: nothing new.
-    const dup = await call(rpc, "notify", { recipientId: "bob", type: "post_like", actor: { id: "ana" }, dedupeKey: "like:p1:ana" });
+    const dup = await rpc.call("notify", { recipientId: "bob", type: "post_like", actor: { id: "ana" }, dedupeKey: "like:p1:ana" });
     assert.equal(dup.outcome, "OUTCOME_DUPLICATE");
     // Unknown types and bad input are refused.
-    await assert.rejects(call(rpc, "notify", { recipientId: "bob", type: "nope" }), (e) => e.code === grpc.status.NOT_FOUND);
-    await assert.rejects(call(rpc, "notify", { recipientId: "", type: "post_like" }), (e) => e.code === grpc.status.INVALID_ARGUMENT);
+    await assert.rejects(rpc.call("notify", { recipientId: "bob", type: "nope" }), (e) => e.code === grpc.status.NOT_FOUND);
+    await assert.rejects(rpc.call("notify", { recipientId: "", type: "post_like" }), (e) => e.code === grpc.status.INVALID_ARGUMENT);
   });
 
   test("REST: list, unread count, read, read-all, preferences; counts change on every device", async () => {
     const laptop = await device("dana");
     const phone = await device("dana");
     for (let i = 0; i < 3; i++) {
-      await call(rpc, "notifyNewFollower", { recipientId: "dana", follower: { id: `f${i}`, name: `Follower ${i}` } });
+      await rpc.call("notifyNewFollower", { recipientId: "dana", follower: { id: `f${i}`, name: `Follower ${i}` } });
     }
-    await call(rpc, "notify", { recipientId: "dana", type: "account_update", data: { title: "Password changed", body: "Just now" } });
+    await rpc.call("notify", { recipientId: "dana", type: "account_update", data: { title: "Password changed", body: "Just now" } });
 
     const count = await rest("dana", "GET", "/unread-count");
     assert.equal(count.status, 200);
@@ -203,7 +185,7 @@ describe("notifications through the gateway", () => {
     assert.deepEqual(patched.body.quietHours, { enabled: true, start: "22:00", end: "07:00" });
     assert.equal(patched.body.timeZone, "Europe/Paris");
     // The toggle holds: a new follower is not stored.
-    const off = await call(rpc, "notifyNewFollower", { recipientId: "dana", follower: { id: "f9" } });
+    const off = await rpc.call("notifyNewFollower", { recipientId: "dana", follower: { id: "f9" } });
     assert.equal(off.outcome, "OUTCOME_DISABLED");
     // Bad preference input.
     assert.equal((await rest("dana", "PATCH", "/preferences", { timeZone: "Mars/Olympus" })).status, 422);

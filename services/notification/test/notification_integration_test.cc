@@ -30,6 +30,13 @@ namespace {
 using namespace sb::notification;
 namespace json = boost::json;
 
+// What the service's typed RPCs do (a typed input, then Notify), without gRPC.
+absl::StatusOr<Notifications::NotifyResult> NotifyTyped(Notifications& notifications,
+                                                        absl::StatusOr<Notifications::NotifyInput> input) {
+  if (!input.ok()) return input.status();
+  return notifications.Notify(*input);
+}
+
 struct Published {
   std::string user;
   std::string event;
@@ -46,11 +53,6 @@ class RecordingSink : public EventSink {
   absl::Status PublishToUsers(const std::vector<std::string>& users, const std::string& event,
                               const std::string& payload) override {
     for (const auto& u : users) SB_RETURN_IF_ERROR(PublishToUser(u, event, payload));
-    return absl::OkStatus();
-  }
-  absl::Status PublishEach(const std::string& event,
-                           const std::vector<std::pair<std::string, std::string>>& items) override {
-    for (const auto& [u, p] : items) SB_RETURN_IF_ERROR(PublishToUser(u, event, p));
     return absl::OkStatus();
   }
   std::vector<json::object> To(const std::string& user, const std::string& event) {
@@ -297,7 +299,7 @@ TEST_CASE_METHOD(Fixture, "dedupe holds under concurrent duplicate calls", "[not
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
-      auto r = notifications->NotifyNewMessage("bob", Actor{"ana", "Ana", ""}, 7, 42, "hello");
+      auto r = NotifyTyped(*notifications, Notifications::NewMessageInput("bob", Actor{"ana", "Ana", ""}, 7, 42, "hello"));
       if (!r.ok()) {
         ++errors;
         return;
@@ -409,18 +411,18 @@ TEST_CASE_METHOD(Fixture, "counters stay exact under concurrent notify and mark-
 
 TEST_CASE_METHOD(Fixture, "collapse merges a group's events into one notification within the window",
                  "[notification]") {
-  auto first = notifications->NotifyPostLike("bob", Actor{"ana", "Ana", ""}, "p1", "my post");
+  auto first = NotifyTyped(*notifications, Notifications::PostLikeInput("bob", Actor{"ana", "Ana", ""}, "p1", "my post"));
   REQUIRE(first.ok());
   CHECK(first->outcome == Outcome::kCreated);
   CHECK(first->notification->title == "Ana liked your post");
-  auto second = notifications->NotifyPostLike("bob", Actor{"bo", "Bo", ""}, "p1", "my post");
+  auto second = NotifyTyped(*notifications, Notifications::PostLikeInput("bob", Actor{"bo", "Bo", ""}, "p1", "my post"));
   REQUIRE(second.ok());
   CHECK(second->outcome == Outcome::kCollapsed);
   CHECK(second->notification->id == first->notification->id);
   CHECK(second->notification->title == "Bo and Ana liked your post");
-  for (const char* who : {"cy", "dee"}) REQUIRE(notifications->NotifyPostLike("bob", Actor{who, "", ""}, "p1", "").ok());
+  for (const char* who : {"cy", "dee"}) REQUIRE(NotifyTyped(*notifications, Notifications::PostLikeInput("bob", Actor{who, "", ""}, "p1", "")).ok());
   // A retried like (same dedupe key) changes nothing, even though it did not create the row.
-  auto retry = notifications->NotifyPostLike("bob", Actor{"bo", "Bo", ""}, "p1", "my post");
+  auto retry = NotifyTyped(*notifications, Notifications::PostLikeInput("bob", Actor{"bo", "Bo", ""}, "p1", "my post"));
   REQUIRE(retry.ok());
   CHECK(retry->outcome == Outcome::kDuplicate);
   CHECK(retry->notification->id == first->notification->id);
@@ -445,19 +447,19 @@ TEST_CASE_METHOD(Fixture, "collapse merges a group's events into one notificatio
   CHECK(sink.To("bob", "notification:unread").size() == 1);  // only the creation changed the count
 
   // Another post: its own notification.
-  REQUIRE(notifications->NotifyPostLike("bob", Actor{"ana", "Ana", ""}, "p2", "").ok());
+  REQUIRE(NotifyTyped(*notifications, Notifications::PostLikeInput("bob", Actor{"ana", "Ana", ""}, "p2", "")).ok());
   CHECK(Counter("bob") == 2);
 
   // Read groups do not collapse: the next like starts a new notification.
   REQUIRE(notifications->MarkRead("bob", first->notification->id).ok());
-  auto after_read = notifications->NotifyPostLike("bob", Actor{"eve", "Eve", ""}, "p1", "");
+  auto after_read = NotifyTyped(*notifications, Notifications::PostLikeInput("bob", Actor{"eve", "Eve", ""}, "p1", ""));
   REQUIRE(after_read.ok());
   CHECK(after_read->outcome == Outcome::kCreated);
   CHECK(after_read->notification->title == "Eve liked your post");
   // Outside the window (1 h): a new notification too.
   Exec(absl::StrCat("UPDATE notification.notifications SET updated_at = now() - interval '2 hours' WHERE id = ",
                     after_read->notification->id));
-  auto late = notifications->NotifyPostLike("bob", Actor{"fay", "Fay", ""}, "p1", "");
+  auto late = NotifyTyped(*notifications, Notifications::PostLikeInput("bob", Actor{"fay", "Fay", ""}, "p1", ""));
   REQUIRE(late.ok());
   CHECK(late->outcome == Outcome::kCreated);
   CHECK(Counter("bob") == UnreadRows("bob"));
@@ -466,7 +468,7 @@ TEST_CASE_METHOD(Fixture, "collapse merges a group's events into one notificatio
   std::vector<std::thread> threads;
   for (int i = 0; i < 6; ++i) {
     threads.emplace_back([&, i] {
-      CHECK(notifications->NotifyPostLike("zed", Actor{absl::StrCat("u", i), "", ""}, "p9", "").ok());
+      CHECK(NotifyTyped(*notifications, Notifications::PostLikeInput("zed", Actor{absl::StrCat("u", i), "", ""}, "p9", "")).ok());
     });
   }
   for (auto& t : threads) t.join();
@@ -623,9 +625,9 @@ TEST_CASE("BusEventSink publishes per-user events to the users' channels and str
   auto publisher = sb::bus::Publisher::Create(**client, {.origin = "test"});
   REQUIRE(publisher.ok());
   BusEventSink sink(*publisher);
-  std::vector<std::pair<std::string, std::string>> items;
-  for (int i = 0; i < 300; ++i) items.emplace_back(absl::StrCat("u", i), absl::StrCat("{\"n\":", i, "}"));
-  REQUIRE(sink.PublishEach("notification:new", items).ok());
+  std::vector<EventSink::Delivery> items;
+  for (int i = 0; i < 300; ++i) items.push_back({absl::StrCat("u", i), "notification:new", absl::StrCat("{\"n\":", i, "}")});
+  REQUIRE(sink.PublishAll(items).ok());
   for (int i : {0, 137, 299}) {
     auto read = sb::bus::ReadUserStream(**client, absl::StrCat("u", i), "0-0", 10);
     REQUIRE(read.ok());
